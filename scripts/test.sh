@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): Debian tools the tests drive, then lint, type-check and the suite.
+# As root it installs what is missing; otherwise it stops and names the packages. It never skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package that provides it
+declare -A NEEDS=(
+  [promtool]=prometheus
+  [prometheus]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager
+  [amtool]=prometheus-alertmanager
+  [tinyproxy]=tinyproxy
+  [nginx]=nginx
+  [apache2]=apache2
+)
+missing=()
+for cmd in "${!NEEDS[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${NEEDS[$cmd]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian packages the tests need: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian starts some daemons on install; the tests run their own on ephemeral ports.
+    for svc in nginx apache2 tinyproxy prometheus prometheus-alertmanager; do
+      service "$svc" stop >/dev/null 2>&1 || true
+    done
+  else
+    echo "the tests need these Debian packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# Always rebuild: the CLI tests run the compiled launcher, and a stale dist would test old code.
+npm run build
+npm run lint
+npm run typecheck
+npx vitest run

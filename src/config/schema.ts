@@ -1,0 +1,158 @@
+import { validate as isValidCron } from 'node-cron';
+import { z } from 'zod';
+import { PROBE_NAMES } from '../probes/index.js';
+import type { Secret } from './secret.js';
+import { formatDuration, parseDuration } from './duration.js';
+
+import { DEFAULT_ENDPOINTS, DEFAULT_LISTEN_ADDRESS } from './defaults.js';
+
+export { DEFAULT_ENDPOINTS, DEFAULT_LISTEN_ADDRESS };
+
+export type Schedule = { readonly kind: 'every'; readonly ms: number } | { readonly kind: 'cron'; readonly expression: string };
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms === 0) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 500ms, 30s, 5m, 1h)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const schedule = z.string().transform((text, ctx): Schedule => {
+  const ms = parseDuration(text);
+  if (ms !== undefined && ms > 0) return { kind: 'every', ms };
+  if (text.trim().includes(' ') && isValidCron(text)) return { kind: 'cron', expression: text };
+  ctx.addIssue({ code: 'custom', message: `"${text}" is neither a duration (30s, 5m) nor a cron expression (*/5 * * * *)` });
+  return z.NEVER;
+});
+
+const probeOverride = z.strictObject({
+  enabled: z.boolean().optional(),
+  interval: schedule.optional(),
+  timeout: duration.optional(),
+  /** Whether the probe counts towards gitlab_duo_ready. */
+  required: z.boolean().optional(),
+});
+export type ProbeOverride = z.output<typeof probeOverride>;
+
+const probeOverrides = z.partialRecord(z.enum(PROBE_NAMES), probeOverride).default({});
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port (no scheme), e.g. duo-workflow-svc.runway.gitlab.net:443');
+
+const tls = z.strictObject({
+  ca_file: z.string().min(1).optional(),
+  insecure_skip_verify: z.boolean().default(false),
+});
+
+const proxy = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// proxy URL' }),
+  no_proxy: z.array(z.string().min(1)).default([]),
+});
+
+const endpoints = z.strictObject({
+  customers_portal: httpUrl.default(DEFAULT_ENDPOINTS.customers_portal),
+  cloud_connector: httpUrl.default(DEFAULT_ENDPOINTS.cloud_connector),
+  duo_workflow_service: hostPort.default(DEFAULT_ENDPOINTS.duo_workflow_service),
+  ai_gateway: httpUrl.optional(),
+});
+
+const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
+
+const thresholds = z.strictObject({
+  license_sync_max_age: duration.default(72 * 3_600_000),
+  min_version: z
+    .string()
+    .regex(/^\d+\.\d+(\.\d+)?$/, 'must be a version such as "17.2" or "17.2.1"')
+    .default('17.2'),
+});
+
+const proxyEnv = z.strictObject({
+  rails_env_dir: z.string().min(1).default('/opt/gitlab/etc/gitlab-rails/env'),
+  workhorse_env_dir: z.string().min(1).default('/opt/gitlab/etc/gitlab-workhorse/env'),
+});
+
+const instanceName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/, 'must be 1-63 letters, digits, or _ . : - (it becomes the `gitlab` label)');
+
+export const rawInstanceSchema = z.strictObject({
+  name: instanceName.optional(),
+  url: httpUrl.optional(),
+  admin_token: z.string().min(1).optional(),
+  admin_token_file: z.string().min(1).optional(),
+  duo_user_token: z.string().min(1).optional(),
+  duo_user_token_file: z.string().min(1).optional(),
+  tls: tls.default({ insecure_skip_verify: false }),
+  proxy: proxy.optional(),
+  endpoints: endpoints.default(DEFAULT_ENDPOINTS),
+  resolve: z.record(hostPort, ipAddress).default({}),
+  probes: probeOverrides,
+  thresholds: thresholds.default({ license_sync_max_age: 72 * 3_600_000, min_version: '17.2' }),
+  proxy_env: proxyEnv.default({
+    rails_env_dir: '/opt/gitlab/etc/gitlab-rails/env',
+    workhorse_env_dir: '/opt/gitlab/etc/gitlab-workhorse/env',
+  }),
+});
+export type RawInstance = z.output<typeof rawInstanceSchema>;
+
+const logLevel = z.enum(['debug', 'info', 'warn', 'error']);
+const logFormat = z.enum(['json', 'logfmt', 'pretty']);
+
+export const rawConfigSchema = z.strictObject({
+  instances: z.array(rawInstanceSchema).min(1, 'needs at least one instance'),
+  defaults: z.strictObject({ probes: probeOverrides }).default({ probes: {} }),
+  web: z
+    .strictObject({
+      listen_address: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be [host]:port').default(DEFAULT_LISTEN_ADDRESS),
+    })
+    .default({ listen_address: DEFAULT_LISTEN_ADDRESS }),
+  log: z.strictObject({ level: logLevel.default('info'), format: logFormat.default('json') }).default({ level: 'info', format: 'json' }),
+  scheduler: z
+    .strictObject({
+      /** Runs in flight at once across all instances; the rest wait their turn. */
+      max_concurrency: z.int().min(1).max(1000).default(16),
+    })
+    .default({ max_concurrency: 16 }),
+  /** A newer copy of Cloudflare's published ranges (one CIDR a line); default: the bundled file. */
+  cloudflare_ranges_file: z.string().min(1).optional(),
+});
+export type RawConfig = z.output<typeof rawConfigSchema>;
+
+export type LogLevel = z.output<typeof logLevel>;
+export type LogFormat = z.output<typeof logFormat>;
+
+/** The effective settings of one probe on one instance, after defaults and overrides. */
+export interface ProbeSettings {
+  readonly enabled: boolean;
+  readonly schedule: Schedule;
+  readonly timeoutMs: number;
+  readonly required: boolean;
+}
+
+/** One instance after validation: tokens read, names settled. */
+export interface InstanceConfig extends Omit<RawInstance, 'admin_token' | 'admin_token_file' | 'duo_user_token' | 'duo_user_token_file' | 'name'> {
+  readonly name: string;
+  readonly adminToken: Secret | undefined;
+  readonly duoUserToken: Secret | undefined;
+  /** PEM text of tls.ca_file, read at load time. */
+  readonly caPem: string | undefined;
+  readonly probeSettings: Readonly<Record<string, ProbeSettings>>;
+}
+
+export interface Config {
+  readonly instances: readonly InstanceConfig[];
+  readonly web: RawConfig['web'];
+  readonly log: RawConfig['log'];
+  readonly scheduler: RawConfig['scheduler'];
+  readonly cloudflareRangesFile: string | undefined;
+  /** Where the config came from, for logs: a path, or "environment". */
+  readonly source: string;
+}
+
+export function describeSchedule(schedule: Schedule): string {
+  return schedule.kind === 'every' ? `every ${formatDuration(schedule.ms)}` : `cron "${schedule.expression}"`;
+}

@@ -1,0 +1,58 @@
+import { createServer, type Server } from 'node:http';
+import express, { type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { ExporterMetrics } from '../metrics/registry.js';
+import { buildReport } from '../report/report.js';
+import { renderReport } from '../report/render.js';
+import type { Plan } from '../runner/plan.js';
+import type { ResultStore } from '../runner/store.js';
+import { renderLanding } from './landing.js';
+
+export interface HttpDeps {
+  readonly metrics: ExporterMetrics;
+  readonly store: ResultStore;
+  plan(): Plan;
+  /** Re-reads the config; resolves with an error message when the new one was refused. */
+  reload(): Promise<string | undefined>;
+  readonly logger: Logger;
+}
+
+/** The exporter's HTTP surface. No route takes a target or a token from the caller. */
+export function createHttpServer(deps: HttpDeps): Server {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/metrics', (req, res) => void serveMetrics(req, res, deps));
+  app.get('/-/healthy', (_req, res) => void res.type('text/plain').send('Healthy.\n'));
+  app.get('/-/ready', (_req, res) => void res.type('text/plain').send('Ready.\n'));
+  app.all('/-/reload', (req, res) => void handleReload(req, res, deps));
+  app.get('/report.json', (_req, res) => void res.type('application/json').send(renderReport(buildReport(deps.plan(), deps.store), 'json')));
+  app.get('/report.md', (_req, res) => void res.type('text/markdown; charset=utf-8').send(renderReport(buildReport(deps.plan(), deps.store), 'markdown')));
+  app.get('/', (_req, res) => void res.type('html').send(renderLanding(buildReport(deps.plan(), deps.store))));
+  app.use((_req: Request, res: Response) => void res.status(404).type('text/plain').send('Not found.\n'));
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+async function serveMetrics(req: Request, res: Response, deps: HttpDeps): Promise<void> {
+  const wantsOpenMetrics = (req.get('accept') ?? '').includes('application/openmetrics-text');
+  const registry = wantsOpenMetrics ? deps.metrics.openMetrics : deps.metrics.prometheus;
+  try {
+    const body = await registry.metrics();
+    res.type(registry.contentType).send(body);
+  } catch (err) {
+    deps.logger.error({ err }, 'rendering /metrics failed');
+    res.status(500).type('text/plain').send('error rendering metrics\n');
+  }
+}
+
+async function handleReload(req: Request, res: Response, deps: HttpDeps): Promise<void> {
+  if (req.method !== 'POST') {
+    res.status(405).set('Allow', 'POST').type('text/plain').send('Only POST requests allowed.\n');
+    return;
+  }
+  const error = await deps.reload();
+  if (error) res.status(500).type('text/plain').send(`failed to reload config: ${error}\n`);
+  else res.type('text/plain').send('Reloaded.\n');
+}

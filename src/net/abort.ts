@@ -1,0 +1,50 @@
+import { ProbeError } from '../errors.js';
+
+/**
+ * Races `work` against the run's deadline. On abort, `cleanup` runs (destroy the socket, close
+ * the stream) and the race rejects with reason `timeout`, naming what was still going on.
+ */
+export function untilDeadline<T>(work: Promise<T>, signal: AbortSignal, what: string, cleanup?: () => void): Promise<T> {
+  if (signal.aborted) {
+    cleanup?.();
+    return Promise.reject(timeoutError(what));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      cleanup?.();
+      reject(timeoutError(what));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+export function timeoutError(what: string): ProbeError {
+  return new ProbeError('timeout', `deadline reached while ${what}`);
+}
+
+/** Turns any error into a ProbeError of `reason`, keeping ProbeErrors (timeouts) as they are. */
+export function asProbeError(err: unknown, reason: ProbeError['reason'], context: string): ProbeError {
+  if (err instanceof ProbeError) return err;
+  return new ProbeError(reason, `${context}: ${describeError(err)}`, { cause: err });
+}
+
+/** A short, token-free description of a library or system error. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const message = err.message.split('\n')[0] ?? '';
+    if (code && !message.includes(code)) return `${message} (${code})`;
+    return message;
+  }
+  return String(err);
+}

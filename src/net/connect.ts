@@ -1,0 +1,172 @@
+import { lookup } from 'node:dns/promises';
+import { request as httpRequest } from 'node:http';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, rootCertificates, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { ProbeError } from '../errors.js';
+import type { Recorder } from '../probes/types.js';
+import { asProbeError, describeError, untilDeadline } from './abort.js';
+import type { NetOptions, ProxySettings } from './options.js';
+import { describeProxy, shouldProxy } from './proxy.js';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  /** TLS on top of TCP, with these ALPN protocols (empty: no ALPN extension). */
+  readonly tls?: { readonly alpn: readonly string[] };
+}
+
+export interface Connection {
+  readonly socket: Socket | TLSSocket;
+  /** The ALPN protocol the server chose; false when TLS had none, undefined without TLS. */
+  readonly alpn: string | false | undefined;
+  /** Addresses the exporter resolved for the host itself; empty when a proxy resolved it. */
+  readonly resolvedAddresses: readonly string[];
+  readonly viaProxy: boolean;
+  /** Earliest notAfter (Unix seconds) in the presented chain. */
+  readonly certExpiry: number | undefined;
+}
+
+export interface ConnectContext {
+  readonly net: NetOptions;
+  readonly signal: AbortSignal;
+  readonly record: Recorder;
+}
+
+// The response to CONNECT is a few hundred bytes; anything larger is not a proxy we understand.
+const MAX_PROXY_RESPONSE_HEADERS = 16 * 1024;
+
+/**
+ * Opens a connection the way a probe must: DNS, TCP, an optional HTTP CONNECT tunnel and TLS,
+ * each a timed phase bounded by the run's signal, each failure classified by the phase it hit.
+ */
+export async function openConnection(endpoint: Endpoint, ctx: ConnectContext): Promise<Connection> {
+  const proxy = shouldProxy(endpoint.host, endpoint.port, ctx.net.proxy) ? ctx.net.proxy : undefined;
+  const hop = proxy ? proxyHop(proxy) : { host: endpoint.host, port: endpoint.port };
+  const addresses = await ctx.record.phase('dns', () => resolveHost(hop.host, hop.port, ctx));
+  let socket = await ctx.record.phase('connect', () => connectTcp(addresses[0]!, hop.port, ctx));
+  try {
+    if (proxy) socket = await ctx.record.phase('proxy_connect', () => tunnel(socket, proxy, endpoint, ctx));
+    if (!endpoint.tls) {
+      return { socket, alpn: undefined, resolvedAddresses: proxy ? [] : addresses, viaProxy: !!proxy, certExpiry: undefined };
+    }
+    const tls = await ctx.record.phase('tls', () => startTls(socket, endpoint.host, endpoint.tls!.alpn, ctx));
+    return {
+      socket: tls,
+      alpn: tls.alpnProtocol ?? false,
+      resolvedAddresses: proxy ? [] : addresses,
+      viaProxy: !!proxy,
+      certExpiry: earliestExpiry(tls.getPeerCertificate(true)),
+    };
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+}
+
+function proxyHop(proxy: ProxySettings): { host: string; port: number } {
+  const port = proxy.url.port ? Number(proxy.url.port) : proxy.url.protocol === 'https:' ? 443 : 80;
+  return { host: proxy.url.hostname.replace(/^\[|\]$/g, ''), port };
+}
+
+async function resolveHost(host: string, port: number, ctx: ConnectContext): Promise<string[]> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  const pinned = ctx.net.resolve.get(`${host}:${port}`) ?? ctx.net.resolve.get(`${bare}:${port}`);
+  if (pinned) return [pinned];
+  if (isIP(bare)) return [bare];
+  try {
+    // dns.lookup cannot be cancelled; on abort we stop waiting and let it finish in the pool.
+    const found = await untilDeadline(lookup(bare, { all: true, verbatim: true }), ctx.signal, `resolving ${bare}`);
+    if (found.length === 0) throw new ProbeError('dns', `${bare} has no addresses`);
+    return found.map((a) => a.address);
+  } catch (err) {
+    throw asProbeError(err, 'dns', `resolving ${bare}`);
+  }
+}
+
+function connectTcp(address: string, port: number, ctx: ConnectContext): Promise<Socket> {
+  const socket = netConnect({ host: address, port });
+  const connected = new Promise<Socket>((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+  const where = isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+  return untilDeadline(connected, ctx.signal, `connecting to ${where}`, () => socket.destroy()).catch((err: unknown) => {
+    socket.destroy();
+    throw asProbeError(err, 'connect', `connecting to ${where}`);
+  });
+}
+
+async function tunnel(socket: Socket, proxy: ProxySettings, endpoint: Endpoint, ctx: ConnectContext): Promise<Socket> {
+  const carrier = proxy.url.protocol === 'https:' ? await startTls(socket, proxy.url.hostname, [], ctx).catch((err: unknown) => {
+    throw asProbeError(err, 'proxy', `TLS to proxy ${describeProxy(proxy)}`);
+  }) : socket;
+  const authority = `${isIP(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+  const headers: Record<string, string> = { host: authority };
+  if (proxy.url.username) {
+    const user = decodeURIComponent(proxy.url.username);
+    const pass = decodeURIComponent(proxy.url.password);
+    headers['proxy-authorization'] = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  }
+  const req = httpRequest({
+    method: 'CONNECT',
+    path: authority,
+    headers,
+    createConnection: () => carrier,
+    maxHeaderSize: MAX_PROXY_RESPONSE_HEADERS,
+  });
+  const established = new Promise<Socket>((resolve, reject) => {
+    req.once('connect', (res, tunnelSocket, head) => {
+      if (res.statusCode !== 200) {
+        tunnelSocket.destroy();
+        reject(new ProbeError('proxy', `proxy ${describeProxy(proxy)} answered ${res.statusCode} ${res.statusMessage ?? ''} to CONNECT ${authority}`.trim()));
+        return;
+      }
+      // Bytes after the proxy's reply belong to the tunnelled stream; put them back.
+      if (head.length > 0) tunnelSocket.unshift(head);
+      resolve(tunnelSocket);
+    });
+    req.once('response', (res) => {
+      res.destroy();
+      reject(new ProbeError('proxy', `proxy ${describeProxy(proxy)} answered ${res.statusCode} without a tunnel`));
+    });
+    req.once('error', (err) => reject(asProbeError(err, 'proxy', `CONNECT ${authority} via ${describeProxy(proxy)}`)));
+  });
+  req.end();
+  return untilDeadline(established, ctx.signal, `opening a tunnel through ${describeProxy(proxy)}`, () => req.destroy());
+}
+
+function startTls(socket: Socket, servername: string, alpn: readonly string[], ctx: ConnectContext): Promise<TLSSocket> {
+  const tls = tlsConnect({
+    socket,
+    // SNI must be a name; an IP literal there is a protocol error.
+    servername: isIP(servername) ? undefined : servername,
+    ALPNProtocols: alpn.length > 0 ? [...alpn] : undefined,
+    ca: ctx.net.ca.length > 0 ? [...rootCertificates, ...ctx.net.ca] : undefined,
+    rejectUnauthorized: !ctx.net.insecureSkipVerify,
+  });
+  const secured = new Promise<TLSSocket>((resolve, reject) => {
+    tls.once('secureConnect', () => resolve(tls));
+    tls.once('error', reject);
+    tls.once('close', () => reject(new ProbeError('tls', `connection to ${servername} closed during the TLS handshake`)));
+  });
+  return untilDeadline(secured, ctx.signal, `in the TLS handshake with ${servername}`, () => tls.destroy()).catch((err: unknown) => {
+    tls.destroy();
+    throw asProbeError(err, 'tls', `TLS handshake with ${servername}`);
+  });
+}
+
+/** The earliest notAfter in the chain, walking issuers until the self-signed root. */
+export function earliestExpiry(cert: PeerCertificate & { issuerCertificate?: PeerCertificate }): number | undefined {
+  let earliest: number | undefined;
+  const seen = new Set<string>();
+  let current: (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined = cert;
+  while (current && current.valid_to && !seen.has(current.fingerprint256)) {
+    seen.add(current.fingerprint256);
+    const notAfter = Date.parse(current.valid_to) / 1000;
+    if (Number.isFinite(notAfter) && (earliest === undefined || notAfter < earliest)) earliest = notAfter;
+    current = current.issuerCertificate;
+  }
+  return earliest;
+}
+
+export { describeError };

@@ -1,0 +1,55 @@
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import type { Env } from '../config/substitute.js';
+import type { ProxySettings } from './options.js';
+
+/**
+ * The proxy from the environment, as curl, Go and GitLab's own components read it: HTTPS_PROXY
+ * (then HTTP_PROXY) and NO_PROXY, upper or lower case, lower case winning as in curl.
+ */
+export function proxyFromEnv(env: Env): ProxySettings | undefined {
+  const raw = env.https_proxy || env.HTTPS_PROXY || env.http_proxy || env.HTTP_PROXY;
+  if (!raw) return undefined;
+  const url = new URL(raw.includes('://') ? raw : `http://${raw}`);
+  const noProxy = (env.no_proxy ?? env.NO_PROXY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return { url, noProxy };
+}
+
+/** Whether a connection to host:port should go through the proxy, given NO_PROXY. */
+export function shouldProxy(host: string, port: number, proxy: ProxySettings | undefined): proxy is ProxySettings {
+  if (!proxy) return false;
+  const name = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return !proxy.noProxy.some((entry) => noProxyMatches(entry.toLowerCase(), name, port));
+}
+
+function noProxyMatches(entry: string, host: string, port: number): boolean {
+  if (entry === '*') return true;
+  const [pattern, entryPort] = splitPort(entry);
+  if (entryPort !== undefined && entryPort !== port) return false;
+  if (pattern.includes('/') && isIP(host)) {
+    try {
+      const [range, bits] = ipaddr.parseCIDR(pattern);
+      const addr = ipaddr.parse(host);
+      return addr.kind() === range.kind() && addr.match(range, bits);
+    } catch {
+      return false;
+    }
+  }
+  const bare = pattern.replace(/^\*?\./, '');
+  return host === bare || host.endsWith(`.${bare}`);
+}
+
+function splitPort(entry: string): [string, number | undefined] {
+  const v6 = /^\[(.+)\](?::(\d+))?$/.exec(entry);
+  if (v6) return [v6[1]!, v6[2] === undefined ? undefined : Number(v6[2])];
+  const m = /^([^:]+):(\d+)$/.exec(entry);
+  return m ? [m[1]!, Number(m[2])] : [entry, undefined];
+}
+
+/** The proxy URL without credentials, for logs and reports. */
+export function describeProxy(proxy: ProxySettings): string {
+  return `${proxy.url.protocol}//${proxy.url.host}`;
+}

@@ -1,0 +1,62 @@
+import { ProbeError } from '../errors.js';
+import { openConnection } from '../net/connect.js';
+import { grpcHealthCheck, SERVING_STATUSES, type HealthAnswer } from '../net/grpc-health.js';
+import type { TLSSocket } from 'node:tls';
+import { defineProbe, type ProbeContext } from './types.js';
+
+// gRPC status codes that still prove TLS, HTTP/2 and gRPC reached the service: an older build
+// without the health service (UNIMPLEMENTED) or one that wants credentials.
+const PATH_PROVEN = new Set([12 /* UNIMPLEMENTED */, 16 /* UNAUTHENTICATED */, 7 /* PERMISSION_DENIED */]);
+const UNIMPLEMENTED = 12;
+
+export const duoWorkflowService = defineProbe({
+  name: 'duo_workflow_service',
+  group: 'network',
+  proves: 'HTTP/2 gRPC to the Duo Workflow Service works from this host (TLS with ALPN h2, then grpc.health.v1 Check)',
+  defaultInterval: '60s',
+  defaultTimeout: '10s',
+  required: true,
+  phases: ['dns', 'connect', 'proxy_connect', 'tls', 'grpc'],
+  facts: ['gitlab_duo_http_version', 'gitlab_duo_tls_cert_expiry_timestamp_seconds', 'gitlab_duo_grpc_status_code', 'gitlab_duo_grpc_serving_status'],
+  availability: () => ({ enabled: true }),
+  target: (instance) => instance.endpoints.duo_workflow_service,
+  async run(ctx: ProbeContext) {
+    const authority = ctx.instance.endpoints.duo_workflow_service;
+    const { host, port } = splitHostPort(authority);
+    const connection = await openConnection({ host, port, tls: { alpn: ['h2'] } }, ctx);
+    try {
+      if (connection.certExpiry !== undefined) ctx.record.fact('gitlab_duo_tls_cert_expiry_timestamp_seconds', connection.certExpiry);
+      ctx.record.fact('gitlab_duo_http_version', connection.alpn === 'h2' ? 2 : 1.1);
+      if (connection.alpn !== 'h2') {
+        throw new ProbeError('http2_not_negotiated', `${authority} did not negotiate HTTP/2 (ALPN ${connection.alpn || 'none'}); something on the path downgrades it`);
+      }
+      const answer = await ctx.record.phase('grpc', () => grpcHealthCheck(connection.socket as TLSSocket, authority, '', ctx.signal, ctx.deadline));
+      recordAnswer(ctx, answer);
+      judge(answer, authority);
+      ctx.record.note(`Health/Check answered status ${answer.grpcStatus}${answer.servingStatus ? ` (${answer.servingStatus})` : ''}`);
+    } finally {
+      connection.socket.destroy();
+    }
+  },
+});
+
+function recordAnswer(ctx: ProbeContext, answer: HealthAnswer): void {
+  ctx.record.fact('gitlab_duo_grpc_status_code', answer.grpcStatus);
+  const current = answer.grpcStatus === UNIMPLEMENTED ? 'UNIMPLEMENTED' : answer.servingStatus;
+  for (const status of [...SERVING_STATUSES, 'UNIMPLEMENTED']) {
+    ctx.record.fact('gitlab_duo_grpc_serving_status', status === current ? 1 : 0, { status });
+  }
+}
+
+function judge(answer: HealthAnswer, authority: string): void {
+  if (answer.grpcStatus === 0 && answer.servingStatus === 'SERVING') return;
+  if (PATH_PROVEN.has(answer.grpcStatus)) return;
+  if (answer.grpcStatus === 0) throw new ProbeError('grpc', `${authority} reports ${answer.servingStatus}`);
+  throw new ProbeError('grpc', `${authority} answered gRPC status ${answer.grpcStatus}${answer.grpcMessage ? `: ${answer.grpcMessage}` : ''}`);
+}
+
+export function splitHostPort(authority: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(authority);
+  if (!match) throw new ProbeError('internal', `"${authority}" is not host:port`);
+  return { host: match[1]!, port: Number(match[2]) };
+}

@@ -1,0 +1,42 @@
+import { DEFAULT_ENDPOINTS } from '../../config/defaults.js';
+import { timedRequest } from '../../net/http-request.js';
+import { defineProbe, type ProbeContext, type ProbeDefinition } from '../types.js';
+import { recordHttpFacts } from './http-facts.js';
+
+type CloudEndpoint = 'customers_portal' | 'cloud_connector';
+
+/**
+ * GitLab's own `host_probe`, from the exporter's vantage point: one HEAD to the host; any HTTP
+ * answer proves the path (the status is still exported), only a network failure fails.
+ */
+export function hostReachabilityProbe<const Name extends CloudEndpoint>(name: Name, host: string): ProbeDefinition<Name> {
+  return defineProbe({
+    name,
+    group: 'network',
+    proves: `outbound HTTPS from this host to ${host}:443 works, through the proxy if one is set`,
+    defaultInterval: '30s',
+    defaultTimeout: '10s',
+    required: true,
+    phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
+    facts: ['gitlab_duo_http_status_code', 'gitlab_duo_http_version', 'gitlab_duo_tls_cert_expiry_timestamp_seconds', 'gitlab_duo_cloudflare_addresses'],
+    availability: () => ({ enabled: true }),
+    target: (instance) => instance.endpoints[name],
+    async run(ctx: ProbeContext) {
+      const url = new URL(ctx.instance.endpoints[name]);
+      const response = await timedRequest({ url, method: 'HEAD', alpn: ['h2', 'http/1.1'] }, ctx);
+      recordHttpFacts(ctx.record, response);
+      recordCloudflare(ctx, url, DEFAULT_ENDPOINTS[name], response.connection.resolvedAddresses);
+      ctx.record.note(`HEAD ${url.origin}/ answered ${response.status} over HTTP/${response.httpVersion}`);
+    },
+  });
+}
+
+/**
+ * GitLab says its hosts are fronted by Cloudflare, so firewalls must allow Cloudflare's ranges.
+ * Only meaningful for GitLab's own host, resolved by us (a proxy resolves for itself).
+ */
+function recordCloudflare(ctx: ProbeContext, url: URL, defaultUrl: string, addresses: readonly string[]): void {
+  if (url.origin !== new URL(defaultUrl).origin || addresses.length === 0) return;
+  const inside = addresses.every((address) => ctx.net.cloudflare.contains(address));
+  ctx.record.fact('gitlab_duo_cloudflare_addresses', inside ? 1 : 0);
+}

@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import type { InstanceConfig } from '../config/schema.js';
+import type { NetOptions } from '../net/options.js';
+import type { FactName } from '../metrics/facts.js';
+
+/** Phases of metrics.md; a probe lists the ones it has and the runner pre-sets them to 0. */
+export const PHASES = [
+  'dns',
+  'connect',
+  'proxy_connect',
+  'tls',
+  'first_byte',
+  'transfer',
+  'upgrade',
+  'welcome',
+  'grpc',
+  'api',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export type ProbeGroup = 'network' | 'inbound' | 'sync' | 'exchange' | 'settings' | 'node';
+
+/** Which token a probe needs, so a skipped probe can say what would enable it. */
+export type TokenKind = 'admin' | 'duo_user';
+
+/** A probe fact: one sample of a family declared in metrics/facts.ts. */
+export interface Fact {
+  readonly name: FactName;
+  /** Extra labels beyond `gitlab` (and `probe` where the family has it); values from closed sets only. */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/**
+ * Collects what a run measured. Owned by the runner so that phase timings and facts recorded
+ * before a failure survive the throw.
+ */
+export interface Recorder {
+  /** Times `fn` as `phase` (added to any earlier time in the same phase). */
+  phase<T>(phase: Phase, fn: () => Promise<T>): Promise<T>;
+  /** Adds an already measured duration to a phase. */
+  addPhase(phase: Phase, seconds: number): void;
+  fact(name: FactName, value: number, labels?: Record<string, string>): void;
+  /** A short human line saying what was tested and what came back; shown in reports and logs. */
+  note(text: string): void;
+}
+
+/** What a probe gets for one run. It must bound every I/O call by `signal`. */
+export interface ProbeContext {
+  readonly instance: InstanceConfig;
+  readonly signal: AbortSignal;
+  /** Absolute deadline (ms since the epoch); the same moment `signal` aborts. */
+  readonly deadline: number;
+  readonly net: NetOptions;
+  readonly record: Recorder;
+  readonly logger: Logger;
+}
+
+export type Availability = { readonly enabled: true } | { readonly enabled: false; readonly why: string };
+
+/**
+ * One row of the probe catalog (architecture.md). `run` resolves when the check passed and throws
+ * a ProbeError (anything else is classified by the runner) when it did not.
+ */
+export interface ProbeDefinition<Name extends string = string> {
+  readonly name: Name;
+  readonly group: ProbeGroup;
+  /** What a success proves, in one sentence (status page, report, docs). */
+  readonly proves: string;
+  readonly defaultInterval: string;
+  readonly defaultTimeout: string;
+  /** Counted in `gitlab_duo_ready` unless the config says otherwise. */
+  readonly required: boolean;
+  readonly phases: readonly Phase[];
+  readonly facts: readonly FactName[];
+  readonly token?: TokenKind;
+  /** Whether this instance's config lets the probe run at all (token present, endpoint set). */
+  availability(instance: InstanceConfig): Availability;
+  /** What the probe talks to, for reports: a URL or host:port, never with credentials. */
+  target(instance: InstanceConfig): string;
+  run(ctx: ProbeContext): Promise<void>;
+}
+
+/** Identity function that keeps each probe's literal name type. */
+export function defineProbe<const Name extends string>(probe: ProbeDefinition<Name>): ProbeDefinition<Name> {
+  return probe;
+}

@@ -1,0 +1,48 @@
+import { performance } from 'node:perf_hooks';
+import type { FactName } from '../metrics/facts.js';
+import type { Fact, Phase, Recorder } from '../probes/types.js';
+
+const MAX_FACTS = 256;
+const MAX_NOTES = 8;
+
+/** The runner's Recorder: phase times and facts of one run, kept even when the run throws. */
+export class RunRecorder implements Recorder {
+  readonly phases = new Map<Phase, number>();
+  readonly facts: Fact[] = [];
+  readonly notes: string[] = [];
+
+  constructor(declaredPhases: readonly Phase[]) {
+    // Pre-set every declared phase so its series exists even when the run fails before it.
+    for (const phase of declaredPhases) this.phases.set(phase, 0);
+  }
+
+  async phase<T>(phase: Phase, fn: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.addPhase(phase, (performance.now() - start) / 1000);
+    }
+  }
+
+  addPhase(phase: Phase, seconds: number): void {
+    this.phases.set(phase, (this.phases.get(phase) ?? 0) + seconds);
+  }
+
+  fact(name: FactName, value: number, labels?: Record<string, string>): void {
+    const key = factKey(name, labels);
+    const existing = this.facts.findIndex((f) => factKey(f.name, f.labels) === key);
+    if (existing >= 0) this.facts.splice(existing, 1);
+    // A probe parsing a hostile answer must not be able to grow the series count without bound.
+    if (this.facts.length >= MAX_FACTS) return;
+    this.facts.push(labels ? { name, value, labels } : { name, value });
+  }
+
+  note(text: string): void {
+    if (this.notes.length < MAX_NOTES) this.notes.push(text.slice(0, 500));
+  }
+}
+
+function factKey(name: string, labels: Readonly<Record<string, string>> | undefined): string {
+  return labels ? `${name}${JSON.stringify(Object.entries(labels).sort())}` : name;
+}

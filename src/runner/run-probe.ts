@@ -1,0 +1,67 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { InstanceConfig, ProbeSettings } from '../config/schema.js';
+import { ProbeError } from '../errors.js';
+import { describeError, untilDeadline } from '../net/abort.js';
+import type { NetOptions } from '../net/options.js';
+import type { ProbeDefinition } from '../probes/types.js';
+import { RunRecorder } from './recorder.js';
+import type { ProbeResult } from './result.js';
+
+export interface RunRequest {
+  readonly probe: ProbeDefinition;
+  readonly instance: InstanceConfig;
+  readonly settings: ProbeSettings;
+  readonly net: NetOptions;
+  readonly logger: Logger;
+  /** Aborts the run early (shutdown, reload); the deadline applies regardless. */
+  readonly cancel?: AbortSignal;
+  readonly scheduledAt?: number;
+}
+
+/**
+ * Runs one probe once under its deadline and turns whatever happened into a ProbeResult. It never
+ * throws: a probe bug becomes reason `internal`, a missed deadline `timeout`, even when the probe
+ * itself ignores its signal.
+ */
+export async function runProbe(req: RunRequest): Promise<ProbeResult> {
+  const startedAt = Date.now();
+  const start = performance.now();
+  const deadline = startedAt + req.settings.timeoutMs;
+  const timer = AbortSignal.timeout(req.settings.timeoutMs);
+  const signal = req.cancel ? AbortSignal.any([timer, req.cancel]) : timer;
+  const record = new RunRecorder(req.probe.phases);
+  let failure: ProbeError | undefined;
+  try {
+    await untilDeadline(
+      req.probe.run({ instance: req.instance, signal, deadline, net: req.net, record, logger: req.logger }),
+      signal,
+      `running ${req.probe.name}`,
+    );
+  } catch (err) {
+    failure = classify(err, signal);
+  }
+  return {
+    instance: req.instance.name,
+    probe: req.probe.name,
+    success: failure === undefined,
+    reason: failure?.reason,
+    message: failure?.message ?? record.notes[0] ?? 'ok',
+    notes: record.notes,
+    target: req.probe.target(req.instance),
+    startedAt,
+    finishedAt: Date.now(),
+    startLagMs: req.scheduledAt === undefined ? 0 : Math.max(0, startedAt - req.scheduledAt),
+    durationSeconds: (performance.now() - start) / 1000,
+    timeoutSeconds: req.settings.timeoutMs / 1000,
+    phases: Object.fromEntries(record.phases),
+    facts: record.facts,
+    retryAfterSeconds: failure?.retryAfterSeconds,
+  };
+}
+
+function classify(err: unknown, signal: AbortSignal): ProbeError {
+  if (err instanceof ProbeError) return err;
+  if (signal.aborted) return new ProbeError('timeout', `deadline reached: ${describeError(err)}`, { cause: err });
+  return new ProbeError('internal', `unexpected error: ${describeError(err)}`, { cause: err });
+}

@@ -1,0 +1,78 @@
+import type { ProbeResult } from './result.js';
+
+export const HISTORY_LIMIT = 20;
+export const PRESERVED_FAILURES_LIMIT = 10;
+
+/** The state of one probe on one instance, as the runner has seen it. */
+export interface ProbeState {
+  last: ProbeResult | undefined;
+  lastSuccessAt: number | undefined;
+  runs: { success: number; failure: number };
+  skipped: number;
+  /** Newest first. */
+  history: ProbeResult[];
+  /** Failures that aged out of `history`, newest first: recent trouble stays visible. */
+  preservedFailures: ProbeResult[];
+}
+
+export const stateKey = (instance: string, probe: string): string => `${instance}\u0000${probe}`;
+
+/**
+ * Last result plus bounded history per instance × probe. The runner writes; metrics, the status
+ * page and the report read. Nothing here does I/O.
+ */
+export class ResultStore {
+  readonly #states = new Map<string, ProbeState>();
+
+  get(instance: string, probe: string): ProbeState | undefined {
+    return this.#states.get(stateKey(instance, probe));
+  }
+
+  entries(): IterableIterator<[string, ProbeState]> {
+    return this.#states.entries();
+  }
+
+  record(result: ProbeResult): ProbeState {
+    const state = this.#ensure(result.instance, result.probe);
+    state.last = result;
+    if (result.success) {
+      state.lastSuccessAt = result.finishedAt;
+      state.runs.success++;
+    } else {
+      state.runs.failure++;
+    }
+    state.history.unshift(result);
+    const aged = state.history.splice(HISTORY_LIMIT);
+    for (const old of aged) {
+      if (!old.success) state.preservedFailures.unshift(old);
+    }
+    state.preservedFailures.splice(PRESERVED_FAILURES_LIMIT);
+    return state;
+  }
+
+  countSkipped(instance: string, probe: string): void {
+    this.#ensure(instance, probe).skipped++;
+  }
+
+  /** Drops every probe not in `keep` (a reload removed it), so its series vanish. */
+  retain(keep: ReadonlySet<string>): string[] {
+    const dropped: string[] = [];
+    for (const key of this.#states.keys()) {
+      if (!keep.has(key)) {
+        this.#states.delete(key);
+        dropped.push(key);
+      }
+    }
+    return dropped;
+  }
+
+  #ensure(instance: string, probe: string): ProbeState {
+    const key = stateKey(instance, probe);
+    let state = this.#states.get(key);
+    if (!state) {
+      state = { last: undefined, lastSuccessAt: undefined, runs: { success: 0, failure: 0 }, skipped: 0, history: [], preservedFailures: [] };
+      this.#states.set(key, state);
+    }
+    return state;
+  }
+}

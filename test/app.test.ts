@@ -1,0 +1,136 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../src/app.js';
+import { loadConfigFile } from '../src/config/load.js';
+import { silentLogger } from './helpers/fake-probe.js';
+import { closedPort } from './helpers/ports.js';
+import { promtoolCheckMetrics } from './helpers/promtool.js';
+
+let app: App | undefined;
+afterEach(async () => {
+  await app?.stop();
+  app = undefined;
+});
+
+async function configFile(port: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'gde-app-'));
+  const path = join(dir, 'config.yaml');
+  writeConfig(path, port);
+  return path;
+}
+
+function writeConfig(path: string, port: number, customersPortal = '{ interval: 1s, timeout: 500ms }'): void {
+  writeFileSync(
+    path,
+    [
+      'instances:',
+      '  - name: lab',
+      '    endpoints:',
+      `      customers_portal: https://127.0.0.1:${port}`,
+      `      cloud_connector: https://127.0.0.1:${port}`,
+      `      duo_workflow_service: 127.0.0.1:${port}`,
+      '    probes:',
+      `      customers_portal: ${customersPortal}`,
+      '      cloud_connector: { interval: 1s, timeout: 500ms }',
+      '      duo_workflow_service: { interval: 1s, timeout: 500ms }',
+      'web:',
+      '  listen_address: 127.0.0.1:0',
+    ].join('\n'),
+  );
+}
+
+async function start(path: string): Promise<App> {
+  app = await startApp({ config: loadConfigFile(path, { env: {} }), configPath: path, logger: silentLogger, env: {}, maxStartJitterMs: 0 });
+  return app;
+}
+
+async function waitFor(predicate: () => boolean, what: string, limitMs = 10_000): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (!predicate()) {
+    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('the serving exporter', () => {
+  it('serves every runner-owned family on /metrics, and promtool finds nothing to report', async () => {
+    const a = await start(await configFile(await closedPort()));
+    await waitFor(() => a.store.get('lab', 'customers_portal')?.last !== undefined, 'a first run');
+    const res = await fetch(`${a.url()}/metrics`);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await res.text();
+    for (const family of [
+      'gitlab_duo_probe_success',
+      'gitlab_duo_probe_enabled',
+      'gitlab_duo_probe_duration_seconds',
+      'gitlab_duo_probe_phase_duration_seconds',
+      'gitlab_duo_probe_latency_seconds',
+      'gitlab_duo_probe_timeout_seconds',
+      'gitlab_duo_probe_interval_seconds',
+      'gitlab_duo_probe_last_run_timestamp_seconds',
+      'gitlab_duo_probe_last_success_timestamp_seconds',
+      'gitlab_duo_probe_runs_total',
+      'gitlab_duo_probe_skipped_runs_total',
+      'gitlab_duo_probe_failure_reason',
+      'gitlab_duo_ready',
+      'gitlab_duo_exporter_build_info',
+      'gitlab_duo_exporter_config_last_reload_successful',
+      'gitlab_duo_exporter_config_last_reload_success_timestamp_seconds',
+      'process_cpu_seconds_total',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
+      expect(text, family).toContain(`# TYPE ${family} `);
+    }
+    expect(text).toContain('gitlab_duo_probe_success{gitlab="lab",probe="customers_portal"} 0');
+    expect(text).toContain('gitlab_duo_probe_failure_reason{gitlab="lab",probe="customers_portal",reason="connect"} 1');
+    expect(text).toContain('gitlab_duo_probe_enabled{gitlab="lab",probe="ai_gateway"} 0');
+    expect(text).not.toContain('gitlab_duo_probe_success{gitlab="lab",probe="ai_gateway"}');
+    expect(text).toContain('gitlab_duo_ready{gitlab="lab"} 0');
+    expect(promtoolCheckMetrics(text)).toBe('');
+  });
+
+  it('answers OpenMetrics when the scraper asks for it', async () => {
+    const a = await start(await configFile(await closedPort()));
+    const res = await fetch(`${a.url()}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+    expect(res.headers.get('content-type')).toContain('application/openmetrics-text');
+    expect(await res.text()).toMatch(/# EOF\n$/);
+  });
+
+  it('serves health, readiness, the landing page and the report', async () => {
+    const a = await start(await configFile(await closedPort()));
+    await waitFor(() => a.store.get('lab', 'cloud_connector')?.last !== undefined, 'a first run');
+    expect((await fetch(`${a.url()}/-/healthy`)).status).toBe(200);
+    expect((await fetch(`${a.url()}/-/ready`)).status).toBe(200);
+    const page = await (await fetch(`${a.url()}/`)).text();
+    expect(page).toContain('cloud_connector');
+    const report = (await (await fetch(`${a.url()}/report.json`)).json()) as { ready: boolean; instances: Array<{ probes: Array<{ name: string; status: string }> }> };
+    expect(report.ready).toBe(false);
+    expect(report.instances[0]!.probes.find((p) => p.name === 'ai_gateway')?.status).toBe('skipped');
+    expect((await fetch(`${a.url()}/nope`)).status).toBe(404);
+  });
+
+  it('reloads on POST /-/reload only; a bad config is refused and the old one keeps running', async () => {
+    const port = await closedPort();
+    const path = await configFile(port);
+    const a = await start(path);
+    expect((await fetch(`${a.url()}/-/reload`)).status).toBe(405);
+
+    writeFileSync(path, 'instances: [ { name: lab, colour: blue } ]\n');
+    const refused = await fetch(`${a.url()}/-/reload`, { method: 'POST' });
+    expect(refused.status).toBe(500);
+    expect(await refused.text()).toContain('instances[0]: unknown key "colour"');
+    let text = await (await fetch(`${a.url()}/metrics`)).text();
+    expect(text).toContain('gitlab_duo_exporter_config_last_reload_successful 0');
+    expect(text).toContain('gitlab_duo_probe_enabled{gitlab="lab",probe="customers_portal"} 1');
+
+    writeConfig(path, port, '{ enabled: false }');
+    expect((await fetch(`${a.url()}/-/reload`, { method: 'POST' })).status).toBe(200);
+    text = await (await fetch(`${a.url()}/metrics`)).text();
+    expect(text).toContain('gitlab_duo_exporter_config_last_reload_successful 1');
+    expect(text).toContain('gitlab_duo_probe_enabled{gitlab="lab",probe="customers_portal"} 0');
+    expect(text).not.toContain('gitlab_duo_probe_success{gitlab="lab",probe="customers_portal"}');
+    expect(text).not.toContain('gitlab_duo_probe_latency_seconds_count{gitlab="lab",probe="customers_portal"}');
+  });
+});

@@ -1,0 +1,129 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configFromEnv, loadConfigFile, parseConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { PROBE_NAMES } from '../../src/probes/index.js';
+
+const fixture = (name: string): string => new URL(`../fixtures/config/${name}`, import.meta.url).pathname;
+
+function issuesOf(load: () => unknown): readonly string[] {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+  throw new Error('the config loaded, but it should have been refused');
+}
+
+// One fixture per way a config can be wrong, with the exact message a user reads.
+const INVALID: Array<[file: string, issues: string[]]> = [
+  ['invalid-unknown-key.yaml', ['instances[0]: unknown key "colour"']],
+  ['invalid-no-instances.yaml', ['instances: needs at least one instance']],
+  ['invalid-url-scheme.yaml', ['instances[0].url: must be an http:// or https:// URL']],
+  ['invalid-interval.yaml', ['instances[0].probes.customers_portal.interval: "often" is neither a duration (30s, 5m) nor a cron expression (*/5 * * * *)']],
+  ['invalid-cron.yaml', ['instances[0].probes.customers_portal.interval: "61 * * * *" is neither a duration (30s, 5m) nor a cron expression (*/5 * * * *)']],
+  ['invalid-timeout-not-shorter.yaml', ['instances[0].probes.customers_portal.timeout: 30s must be shorter than the interval 10s']],
+  ['invalid-unknown-probe.yaml', [`instances[0].probes: unknown key "licence" (probes are: ${PROBE_NAMES.join(', ')})`]],
+  ['invalid-unset-env.yaml', ['instances[0].admin_token: environment variable GDE_TEST_UNSET_VARIABLE is not set']],
+  ['invalid-token-both.yaml', ['instances[0].admin_token: set either admin_token or admin_token_file, not both']],
+  ['invalid-token-file-missing.yaml', ['instances[0].admin_token_file: cannot read /nonexistent/gitlab-duo-exporter/token: ENOENT']],
+  ['invalid-duplicate-name.yaml', ['instances[1].name: "prod" is already the name of instances[0]']],
+  ['invalid-dws-endpoint.yaml', ['instances[0].endpoints.duo_workflow_service: must be host:port (no scheme), e.g. duo-workflow-svc.runway.gitlab.net:443']],
+  ['invalid-resolve.yaml', ['instances[0].resolve["cloud.gitlab.com:443"]: must be an IPv4 or IPv6 address']],
+  ['invalid-min-version.yaml', ['instances[0].thresholds.min_version: must be a version such as "17.2" or "17.2.1"']],
+  ['invalid-log-level.yaml', ['log.level: must be one of "debug", "info", "warn", "error"']],
+  ['invalid-name.yaml', ['instances[0].name: must be 1-63 letters, digits, or _ . : - (it becomes the `gitlab` label)']],
+  ['invalid-enabled-type.yaml', ['instances[0].probes.customers_portal.enabled: expected boolean, received string']],
+  ['invalid-proxy-scheme.yaml', ['instances[0].proxy.url: must be an http:// or https:// proxy URL']],
+  ['invalid-listen-address.yaml', ['web.listen_address: must be [host]:port']],
+];
+
+describe('invalid configs', () => {
+  it.each(INVALID)('%s is refused with its path named', (file, expected) => {
+    expect(issuesOf(() => loadConfigFile(fixture(file), { env: {} }))).toEqual(expected);
+  });
+
+  it('broken YAML names the line', () => {
+    const issues = issuesOf(() => loadConfigFile(fixture('invalid-yaml.yaml'), { env: {} }));
+    expect(issues[0]).toMatch(/^YAML line 3: /);
+  });
+
+  it('lists every problem at once, not just the first', () => {
+    const text = 'instances:\n  - url: ftp://x\n    colour: blue\nlog:\n  level: loud\n';
+    expect(issuesOf(() => parseConfigText(text, 'inline', { env: {} }))).toHaveLength(3);
+  });
+
+  it('a missing file is an error naming the file', () => {
+    expect(issuesOf(() => loadConfigFile('/nonexistent/config.yaml'))).toEqual(['cannot read /nonexistent/config.yaml: ENOENT']);
+  });
+});
+
+describe('valid configs', () => {
+  it('loads config.example.yaml, so the documented example cannot rot', () => {
+    const config = loadConfigFile(new URL('../../config.example.yaml', import.meta.url).pathname, {
+      env: { GITLAB_ADMIN_TOKEN: 'example-admin', GITLAB_DUO_TOKEN: 'example-duo' },
+    });
+    expect(config.instances.length).toBeGreaterThan(0);
+    expect(config.instances[0]!.name).toBe('gitlab-prod');
+  });
+
+  it('substitutes ${VAR} and reads token files, warning when others can read them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gde-token-'));
+    const tokenFile = join(dir, 'duo-token');
+    writeFileSync(tokenFile, 'sentinel-duo-token\n');
+    chmodSync(tokenFile, 0o644);
+    const warnings: string[] = [];
+    const text = `instances:\n  - url: \${URL}\n    admin_token: \${ADMIN}\n    duo_user_token_file: ${tokenFile}\n`;
+    const config = parseConfigText(text, 'inline', { env: { URL: 'https://gitlab.example.com', ADMIN: 'sentinel-admin-token' }, warn: (m) => warnings.push(m) });
+    const instance = config.instances[0]!;
+    expect(instance.url).toBe('https://gitlab.example.com');
+    expect(instance.name).toBe('gitlab.example.com');
+    expect(instance.adminToken?.reveal()).toBe('sentinel-admin-token');
+    expect(instance.duoUserToken?.reveal()).toBe('sentinel-duo-token');
+    expect(warnings).toEqual([`instances[0].duo_user_token_file: ${tokenFile} is readable by every user; chmod 600 it`]);
+    // The token never prints, whichever way the config is turned into text.
+    expect(JSON.stringify(config)).not.toContain('sentinel');
+    expect(`${String(instance.adminToken)}`).toBe('<redacted>');
+  });
+
+  it('applies defaults, then defaults.probes, then the instance override', () => {
+    const text = [
+      'defaults:',
+      '  probes:',
+      '    customers_portal: { interval: 45s, timeout: 7s }',
+      '    cloud_connector: { timeout: 4s }',
+      'instances:',
+      '  - url: https://gitlab.example.com',
+      '    probes:',
+      '      customers_portal: { interval: "*/5 * * * *" }',
+      '      ai_gateway: { required: false }',
+    ].join('\n');
+    const settings = parseConfigText(text, 'inline', { env: {} }).instances[0]!.probeSettings;
+    expect(settings.customers_portal).toEqual({ enabled: true, schedule: { kind: 'cron', expression: '*/5 * * * *' }, timeoutMs: 7000, required: true });
+    expect(settings.cloud_connector).toEqual({ enabled: true, schedule: { kind: 'every', ms: 30_000 }, timeoutMs: 4000, required: true });
+    expect(settings.ai_gateway?.required).toBe(false);
+  });
+});
+
+describe('environment-only mode', () => {
+  it('without GITLAB_URL yields one instance for the network probes', () => {
+    const config = configFromEnv({ env: {} });
+    expect(config.source).toBe('environment');
+    expect(config.instances.map((i) => [i.name, i.url])).toEqual([['default', undefined]]);
+  });
+
+  it('reads the URL and tokens from the environment', () => {
+    const config = configFromEnv({ env: { GITLAB_URL: 'https://gitlab.internal:8443', GITLAB_ADMIN_TOKEN: 'a-token', GITLAB_DUO_TOKEN: 'd-token' } });
+    const instance = config.instances[0]!;
+    expect(instance.name).toBe('gitlab.internal');
+    expect(instance.adminToken?.reveal()).toBe('a-token');
+    expect(instance.duoUserToken?.reveal()).toBe('d-token');
+  });
+
+  it('a bad GITLAB_URL is a config error naming the key', () => {
+    expect(issuesOf(() => configFromEnv({ env: { GITLAB_URL: 'gitlab' } }))).toEqual(['GITLAB_URL: must be an http:// or https:// URL']);
+  });
+});

@@ -1,0 +1,48 @@
+import pino from 'pino';
+import { parseConfigText } from '../../src/config/load.js';
+import type { Schedule } from '../../src/config/schema.js';
+import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
+import type { NetOptions } from '../../src/net/options.js';
+import type { PlannedProbe } from '../../src/runner/plan.js';
+import { stateKey } from '../../src/runner/store.js';
+import { defineProbe, type ProbeContext, type ProbeDefinition } from '../../src/probes/types.js';
+
+export const silentLogger = pino({ level: 'silent' });
+
+export const testNet: NetOptions = {
+  proxy: undefined,
+  ca: [],
+  insecureSkipVerify: false,
+  resolve: new Map(),
+  cloudflare: parseCloudflareRanges('104.16.0.0/13\n', 'test'),
+};
+
+/** A probe whose behaviour the test supplies; it records phases like a real one. */
+export function fakeProbe(run: (ctx: ProbeContext) => Promise<void>, name = 'fake'): ProbeDefinition {
+  return defineProbe({
+    name,
+    group: 'network',
+    proves: 'nothing; a test double',
+    defaultInterval: '30s',
+    defaultTimeout: '10s',
+    required: true,
+    phases: ['connect'],
+    facts: [],
+    availability: () => ({ enabled: true }),
+    target: () => 'test://fake',
+    run,
+  });
+}
+
+/** A planned probe for the scheduler, on a minimal instance. */
+export function plannedFake(probe: ProbeDefinition, schedule: Schedule, timeoutMs: number, instanceName = 'test'): PlannedProbe {
+  const instance = parseConfigText(`instances:\n  - name: ${instanceName}\n`, 'test', { env: {} }).instances[0]!;
+  return {
+    key: stateKey(instance.name, probe.name),
+    instance,
+    probe,
+    settings: { enabled: true, schedule, timeoutMs, required: true },
+    net: testNet,
+    skippedBecause: undefined,
+  };
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ProbeError } from '../../src/errors.js';
+import { runProbe } from '../../src/runner/run-probe.js';
+import { fakeProbe, plannedFake, silentLogger } from '../helpers/fake-probe.js';
+
+function run(body: Parameters<typeof fakeProbe>[0], timeoutMs = 200) {
+  const planned = plannedFake(fakeProbe(body), { kind: 'every', ms: 60_000 }, timeoutMs);
+  return runProbe({ probe: planned.probe, instance: planned.instance, settings: planned.settings, net: planned.net, logger: silentLogger });
+}
+
+describe('runProbe', () => {
+  it('a probe that ignores its signal still ends at the deadline, as a timeout', async () => {
+    const result = await run(() => new Promise<void>(() => undefined), 150);
+    expect(result).toMatchObject({ success: false, reason: 'timeout', timeoutSeconds: 0.15 });
+    expect(result.durationSeconds).toBeGreaterThanOrEqual(0.14);
+  });
+
+  it('keeps the reason of a ProbeError and its phases recorded before the throw', async () => {
+    const result = await run(async (ctx) => {
+      await ctx.record.phase('connect', async () => undefined);
+      ctx.record.fact('gitlab_duo_http_status_code', 503);
+      throw new ProbeError('http_status', 'answered 503');
+    });
+    expect(result).toMatchObject({ success: false, reason: 'http_status', message: 'answered 503' });
+    expect(result.phases.connect).toBeGreaterThanOrEqual(0);
+    expect(result.facts).toEqual([{ name: 'gitlab_duo_http_status_code', value: 503 }]);
+  });
+
+  it('an unexpected exception is reason internal, not a crash', async () => {
+    const result = await run(async () => {
+      throw new TypeError('cannot read properties of undefined');
+    });
+    expect(result).toMatchObject({ success: false, reason: 'internal' });
+    expect(result.message).toContain('cannot read properties of undefined');
+  });
+
+  it('an error after the signal aborted counts as a timeout', async () => {
+    const result = await run(
+      (ctx) =>
+        new Promise<void>((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => reject(new Error('socket hang up')));
+        }),
+      100,
+    );
+    expect(result.reason).toBe('timeout');
+  });
+
+  it('pre-sets declared phases to 0 and records notes on success', async () => {
+    const result = await run(async (ctx) => ctx.record.note('all good'));
+    expect(result).toMatchObject({ success: true, reason: undefined, message: 'all good', phases: { connect: 0 } });
+  });
+});
