@@ -6,6 +6,7 @@ import { loadConfig } from './config/source.js';
 import type { Env } from './config/substitute.js';
 import { ConfigError } from './errors.js';
 import { createHttpServer } from './http/server.js';
+import { WebConfigWatcher } from './http/web-config.js';
 import { createMetrics, type ExporterMetrics } from './metrics/registry.js';
 import { loadCloudflareRanges } from './net/cloudflare.js';
 import { Limiter } from './runner/limiter.js';
@@ -22,6 +23,8 @@ export interface AppOptions {
   readonly env?: Env;
   /** Overrides web.listen_address (the command-line flag). */
   readonly listenAddress?: string;
+  /** --web.config.file: exporter-toolkit TLS / basic auth / headers file (ConfigError if invalid). */
+  readonly webConfigFile?: string;
   readonly maxStartJitterMs?: number;
 }
 
@@ -41,6 +44,7 @@ export interface App {
 export async function startApp(options: AppOptions): Promise<App> {
   const { logger } = options;
   const env = options.env ?? process.env;
+  const webConfig = options.webConfigFile ? WebConfigWatcher.load(options.webConfigFile, logger) : undefined;
   let plan = compile(options.config, env);
   const store = new ResultStore();
   const metrics = createMetrics({ store, plan: () => plan });
@@ -92,7 +96,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     return undefined;
   }
 
-  const server = createHttpServer({ metrics, store, plan: () => plan, reload, logger });
+  const server = createHttpServer({ metrics, store, plan: () => plan, reload, logger }, webConfig);
   await listen(server, options.listenAddress ?? plan.config.web.listen_address);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -103,7 +107,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     metrics,
     server,
     plan: () => plan,
-    url: () => `http://${host === '[::]' || host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
+    url: () => `${webConfig?.current.tls ? 'https' : 'http'}://${host === '[::]' || host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
     reload,
     async stop() {
       await scheduler.stop(5000);

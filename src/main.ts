@@ -24,7 +24,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.hook('preAction', () => undefined);
-  program.action(async (flags: CommonFlags & { 'config.check'?: boolean; 'web.listenAddress'?: string }) => {
+  program.action(async (flags: CommonFlags & { 'config.check'?: boolean; 'web.listenAddress'?: string; 'web.config.file'?: string }) => {
     code = flags['config.check'] ? checkConfigOnly(flags) : await serve(flags);
   });
   program
@@ -53,6 +53,7 @@ function buildProgram(): Command {
     .option('--config.file <path>', 'YAML config file (default: a single instance from GITLAB_URL and the token variables)')
     .option('--config.check', 'validate the config and exit (0 valid, 2 invalid)')
     .option('--web.listen-address <address>', 'address to listen on, [host]:port (default :10420)')
+    .option('--web.config.file <path>', 'exporter-toolkit web config: TLS, basic auth, security headers (docs/web-config.md)')
     .addOption(new Option('--log.level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log.format <format>', 'log format').choices(['json', 'logfmt', 'pretty']));
 }
@@ -77,11 +78,11 @@ function checkConfigOnly(flags: CommonFlags): number {
   return EXIT.ok;
 }
 
-async function serve(flags: CommonFlags & { 'web.listenAddress'?: string }): Promise<number> {
+async function serve(flags: CommonFlags & { 'web.listenAddress'?: string; 'web.config.file'?: string }): Promise<number> {
   const config = loadOrReport(flags);
   if (!config) return EXIT.usage;
   const logger = createLogger({ level: flags['log.level'] ?? config.log.level, format: flags['log.format'] ?? config.log.format });
-  const app = await startApp({ config, configPath: flags['config.file'], logger, listenAddress: flags['web.listenAddress'] }).catch((err: unknown) => {
+  const app = await startApp({ config, configPath: flags['config.file'], logger, listenAddress: flags['web.listenAddress'], webConfigFile: flags['web.config.file'] }).catch((err: unknown) => {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       return undefined;

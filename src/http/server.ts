@@ -6,7 +6,9 @@ import { buildReport } from '../report/report.js';
 import { renderReport } from '../report/render.js';
 import type { Plan } from '../runner/plan.js';
 import type { ResultStore } from '../runner/store.js';
+import { webConfigMiddleware } from './auth.js';
 import { renderLanding } from './landing.js';
+import { createTlsServer, type WebConfigWatcher } from './web-config.js';
 
 export interface HttpDeps {
   readonly metrics: ExporterMetrics;
@@ -18,8 +20,10 @@ export interface HttpDeps {
 }
 
 /** The exporter's HTTP surface. No route takes a target or a token from the caller. */
-export function createHttpServer(deps: HttpDeps): Server {
+export function createHttpServer(deps: HttpDeps, webConfig?: WebConfigWatcher): Server {
   const app = express();
+  // --web.config.file: rate limit, security headers and basic auth come first, for every route.
+  if (webConfig) app.use(webConfigMiddleware(webConfig, deps.logger));
   app.disable('x-powered-by');
   app.set('etag', false);
   app.get('/metrics', (req, res) => void serveMetrics(req, res, deps));
@@ -30,7 +34,8 @@ export function createHttpServer(deps: HttpDeps): Server {
   app.get('/report.md', (_req, res) => void res.type('text/markdown; charset=utf-8').send(renderReport(buildReport(deps.plan(), deps.store), 'markdown')));
   app.get('/', (_req, res) => void res.type('html').send(renderLanding(buildReport(deps.plan(), deps.store))));
   app.use((_req: Request, res: Response) => void res.status(404).type('text/plain').send('Not found.\n'));
-  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  const options = { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 };
+  const server = webConfig?.current.tls ? createTlsServer(webConfig, options, app, deps.logger) : createServer(options, app);
   server.keepAliveTimeout = 65_000;
   return server;
 }
