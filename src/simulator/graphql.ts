@@ -1,0 +1,154 @@
+import { GraphqlSyntaxError, parseOperation, type Selection } from './graphql-parse.js';
+import { cloudConnectorStatus } from './health.js';
+import { json, type Reply } from './http-util.js';
+import { completionOutcome } from './outcomes.js';
+import type { Caller, SimContext, SimUser } from './world.js';
+import { ADMIN_USER, DUO_USER, SERVICE_ACCOUNT, currentLicense, features, isoTime, serviceAccount } from './world.js';
+
+/** GitLab's text for a field the caller may not read; the field is null, the HTTP status 200. */
+export const PERMISSION_DENIED = "The resource that you are attempting to access does not exist or you don't have permission to perform this action";
+
+interface GraphqlError {
+  message: string;
+  locations?: { line: number; column: number }[];
+  path?: string[];
+  extensions?: Record<string, unknown>;
+}
+
+type Resolved = { readonly value: unknown } | { readonly denied: true };
+type Resolver = (sel: Selection, caller: Caller, ctx: SimContext, now: number) => Resolved;
+
+function adminOnly(caller: Caller, value: () => unknown): Resolved {
+  return caller.kind === 'user' && caller.user.admin ? { value: value() } : { denied: true };
+}
+
+function userObject(user: { id: number; username: string; name: string }, ctx: SimContext, extra: Record<string, unknown> = {}) {
+  return {
+    __typename: 'UserCore',
+    id: `gid://gitlab/User/${user.id}`,
+    username: user.username,
+    name: user.name,
+    state: 'active',
+    webUrl: `https://${ctx.endpoints.gitlabHost}/${user.username}`,
+    publicEmail: null,
+    compositeIdentityEnforced: false,
+    ...extra,
+  };
+}
+
+function findUser(args: Readonly<Record<string, unknown>>, ctx: SimContext) {
+  const account = serviceAccount(ctx.conditions(), ctx.endpoints.gitlabHost);
+  const candidates = [
+    userObject(ADMIN_USER, ctx),
+    userObject(DUO_USER, ctx),
+    ...(account ? [userObject(SERVICE_ACCOUNT, ctx, { compositeIdentityEnforced: true, bot: true })] : []),
+  ];
+  return candidates.find((u) => u.username === args.username || u.id === args.id) ?? null;
+}
+
+function currentUser(user: SimUser, ctx: SimContext) {
+  // "Available" is about permission (seat, Duo on), not about whether the gateway answers.
+  const outcome = completionOutcome(ctx.conditions(), user, 0);
+  const available = outcome.kind === 'ok' || !(outcome.headers['x-gitlab-error-origin'] && outcome.status === 401);
+  return userObject(user, ctx, { admin: user.admin, duoCodeSuggestionsAvailable: available, duoChatAvailable: available });
+}
+
+/** Root fields of `Query` the simulator knows; any other is a validation error, as in GitLab. */
+const ROOT: Record<string, Resolver> = {
+  __typename: () => ({ value: 'Query' }),
+  cloudConnectorStatus: (_sel, caller, ctx, now) => adminOnly(caller, () => cloudConnectorStatus(ctx, now)),
+  currentLicense: (_sel, caller, ctx, now) => adminOnly(caller, () => currentLicense(ctx.conditions(), now)),
+  duoSettings: (_sel, caller, _ctx, now) =>
+    adminOnly(caller, () => ({
+      __typename: 'DuoSettings',
+      aiGatewayUrl: null,
+      aiGatewayTimeoutSeconds: 60,
+      duoAgentPlatformServiceUrl: null,
+      duoCoreFeaturesEnabled: true,
+      updatedAt: isoTime(now - 7 * 86_400_000),
+    })),
+  metadata: (_sel, caller, ctx) =>
+    caller.kind === 'user'
+      ? { value: { __typename: 'Metadata', version: ctx.conditions().version, revision: 'abc1234', enterprise: true } }
+      : { denied: true },
+  currentUser: (_sel, caller, ctx) => ({ value: caller.kind === 'user' ? currentUser(caller.user, ctx) : null }),
+  user: (sel, _caller, ctx) => ({ value: findUser(sel.args, ctx) }),
+};
+
+function undefinedField(sel: Selection, typeName: string, path: string[]): GraphqlError {
+  return {
+    message: `Field '${sel.name}' doesn't exist on type '${typeName}'`,
+    locations: [{ line: sel.line, column: sel.column }],
+    path: [...path, sel.name],
+    extensions: { code: 'undefinedField', typeName, fieldName: sel.name },
+  };
+}
+
+/** Fields the simulated version does not have yet (facts: composite identity is 18.3+, the health check 17.3+). */
+function validate(selections: readonly Selection[], ctx: SimContext): GraphqlError[] {
+  const f = features(ctx.conditions());
+  const errors: GraphqlError[] = [];
+  for (const sel of selections) {
+    if (!Object.hasOwn(ROOT, sel.name) || (sel.name === 'cloudConnectorStatus' && !f.cloudConnectorStatus)) {
+      errors.push(undefinedField(sel, 'Query', ['query']));
+      continue;
+    }
+    if ((sel.name === 'user' || sel.name === 'currentUser') && !f.compositeIdentity) {
+      const missing = sel.selections.filter((s) => s.name === 'compositeIdentityEnforced');
+      errors.push(...missing.map((s) => undefinedField(s, 'UserCore', ['query', sel.alias ?? sel.name])));
+    }
+  }
+  return errors;
+}
+
+/** Keeps the selected fields only, under their aliases, like a GraphQL server does. */
+function project(value: unknown, selections: readonly Selection[]): unknown {
+  if (value === null || value === undefined) return null;
+  if (Array.isArray(value)) return value.map((item) => project(item, selections));
+  if (typeof value !== 'object' || selections.length === 0) return value;
+  const source = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const sel of selections) out[sel.alias ?? sel.name] = project(Object.hasOwn(source, sel.name) ? source[sel.name] : null, sel.selections);
+  return out;
+}
+
+function executeOne(request: unknown, caller: Caller, ctx: SimContext, now: number): Record<string, unknown> {
+  const { query, variables, operationName } = (request ?? {}) as Record<string, unknown>;
+  if (typeof query !== 'string' || query.trim() === '') return { errors: [{ message: 'No query string was present' }] };
+  let operation;
+  try {
+    const vars = typeof variables === 'object' && variables !== null ? (variables as Record<string, unknown>) : {};
+    operation = parseOperation(query, vars, typeof operationName === 'string' ? operationName : undefined);
+  } catch (err) {
+    if (err instanceof GraphqlSyntaxError) return { errors: [{ message: err.message }] };
+    throw err;
+  }
+  if (operation.kind !== 'query') {
+    const typeName = operation.kind === 'mutation' ? 'Mutation' : 'Subscription';
+    return { errors: operation.selections.map((sel) => undefinedField(sel, typeName, [operation.kind])) };
+  }
+  const invalid = validate(operation.selections, ctx);
+  if (invalid.length > 0) return { errors: invalid };
+
+  const data: Record<string, unknown> = {};
+  const errors: GraphqlError[] = [];
+  for (const sel of operation.selections) {
+    const key = sel.alias ?? sel.name;
+    const resolved = ROOT[sel.name]!(sel, caller, ctx, now);
+    if ('denied' in resolved) {
+      data[key] = null;
+      errors.push({ message: PERMISSION_DENIED, locations: [{ line: sel.line, column: sel.column }], path: [key] });
+    } else {
+      data[key] = project(resolved.value, sel.selections);
+    }
+  }
+  return errors.length > 0 ? { data, errors } : { data };
+}
+
+/** `POST /api/graphql` (or GET with ?query=); a batch (array) is answered element by element. */
+export function executeGraphql(request: unknown, caller: Caller, ctx: SimContext): Reply {
+  if (caller.kind === 'invalid') return json(401, { errors: [{ message: 'Invalid token' }] });
+  const now = Date.now();
+  if (Array.isArray(request)) return json(200, request.slice(0, 10).map((r) => executeOne(r, caller, ctx, now)));
+  return json(200, executeOne(request, caller, ctx, now));
+}

@@ -1,0 +1,284 @@
+/**
+ * THE table of simulator scenarios. Everything else (the behaviour of every listener, the control
+ * endpoint, docs/simulator.md and the contract tests) derives from it, so a scenario is added here
+ * and nowhere else.
+ *
+ * A scenario is a set of {@link Conditions}: facts about the simulated world (what the licence is,
+ * whether a proxy strips headers...). The listeners derive GitLab's answers from those facts, so
+ * GitLab's own `cloudConnectorStatus` always agrees with what the exporter's probes see.
+ */
+
+/** The exporter's probe names (architecture.md's catalog). */
+export const EXPORTER_PROBES = [
+  'customers_portal',
+  'cloud_connector',
+  'duo_workflow_service',
+  'ai_gateway',
+  'websocket_cable',
+  'instance_http2',
+  'license',
+  'health_check',
+  'code_suggestions',
+  'duo_workflow_tools',
+  'instance_settings',
+  'composite_identity',
+  'version',
+  'proxy_env',
+] as const;
+export type ExporterProbe = (typeof EXPORTER_PROBES)[number];
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Facts about the simulated world; HEALTHY is the default and scenarios override a few. */
+export interface Conditions {
+  /** What `/api/v4/metadata` reports; below 17.3 GitLab has no `cloudConnectorStatus`. */
+  readonly version: string;
+  readonly silentMode: boolean;
+  readonly duoAvailability: 'default_on' | 'default_off' | 'never_on';
+  readonly licenseType: 'online_cloud' | 'offline_cloud' | 'legacy_license';
+  /** Age of `licenses.last_synced_at` (daily seat-link sync); null = never synchronised. */
+  readonly lastSyncAgeMs: number | null;
+  /** Age of `CloudConnector::Access.updated_at`, rewritten with every token refresh. */
+  readonly accessAgeMs: number;
+  /** Time left on the Cloud Connector service token; negative = expired. */
+  readonly tokenExpiresInMs: number;
+  /** Composite-identity onboarding ran: `duo-developer` exists and the OAuth app is set. */
+  readonly compositeIdentity: boolean;
+  /** The Duo user holds a Duo seat. */
+  readonly duoUserSeat: boolean;
+  /** The Duo user has a default Duo namespace (else completions answer 422). */
+  readonly duoUserDefaultGroup: boolean;
+  /** The Duo user has spent the 60 completions/minute budget. */
+  readonly duoUserRateLimited: boolean;
+  /** Workhorse (which proxies completions) reaches the AI gateway. */
+  readonly workhorseReachesAiGateway: boolean;
+  /** Rails (health check, service token) reaches cloud.gitlab.com. */
+  readonly railsReachesCloudConnector: boolean;
+  /** The AI gateway answers completions only after the configured slow delay. */
+  readonly aiGatewaySlow: boolean;
+  readonly cable: 'ok' | 'upgrade_stripped' | 'bad_origin';
+  /** ALPN the instance's TLS front offers. */
+  readonly instanceAlpn: 'h2' | 'http/1.1';
+  readonly customersPortalUp: boolean;
+  readonly cloudConnectorUp: boolean;
+  /** ALPN the Duo Workflow Service's load balancer offers. */
+  readonly dwsAlpn: 'h2' | 'http/1.1';
+  readonly aiGatewayReady: boolean;
+}
+
+export const HEALTHY: Conditions = {
+  version: '18.9.0-ee',
+  silentMode: false,
+  duoAvailability: 'default_on',
+  licenseType: 'online_cloud',
+  lastSyncAgeMs: 2 * HOUR,
+  accessAgeMs: 2 * HOUR,
+  tokenExpiresInMs: 3 * DAY,
+  compositeIdentity: true,
+  duoUserSeat: true,
+  duoUserDefaultGroup: true,
+  duoUserRateLimited: false,
+  workhorseReachesAiGateway: true,
+  railsReachesCloudConnector: true,
+  aiGatewaySlow: false,
+  cable: 'ok',
+  instanceAlpn: 'h2',
+  customersPortalUp: true,
+  cloudConnectorUp: true,
+  dwsAlpn: 'h2',
+  aiGatewayReady: true,
+};
+
+export interface ScenarioDefinition {
+  readonly name: string;
+  /** What it simulates, one sentence. */
+  readonly description: string;
+  /** Exporter probes expected to fail (proxy_env never: the simulator has no Omnibus node). */
+  readonly affects: readonly ExporterProbe[];
+  /** Why exactly those probes fail, with the facts it rests on. */
+  readonly why: string;
+  readonly conditions: Partial<Conditions>;
+}
+
+const SCENARIO_TABLE = [
+  {
+    name: 'healthy',
+    description: 'Everything works: online cloud licence synced 2 h ago, token valid 3 more days, Duo on.',
+    affects: [],
+    why: 'Nothing fails.',
+    conditions: {},
+  },
+  {
+    name: 'silent_mode_on',
+    description: 'Silent Mode is turned on.',
+    affects: ['instance_settings', 'health_check', 'code_suggestions'],
+    why: 'Settings report silent_mode_enabled=true. Silent Mode blocks outbound POST, so GitLab\'s end_to_end_probe fails with "only get, head, options, and trace methods are allowed in silent mode" and completions fail (the simulator answers 500; the exact status is not confirmed).',
+    conditions: { silentMode: true },
+  },
+  {
+    name: 'offline_license',
+    description: 'The instance runs an offline cloud licence.',
+    affects: ['license', 'health_check'],
+    why: 'currentLicense.type is offline_cloud with no lastSync; GitLab\'s license_probe requires an online cloud licence. The catalog and token from an earlier online sync are still valid, so features keep working for now.',
+    conditions: { licenseType: 'offline_cloud', lastSyncAgeMs: null },
+  },
+  {
+    name: 'legacy_license',
+    description: 'The instance runs a legacy licence key or file.',
+    affects: ['license', 'health_check'],
+    why: 'currentLicense.type is legacy_license with no lastSync; license_probe fails as for offline_license.',
+    conditions: { licenseType: 'legacy_license', lastSyncAgeMs: null },
+  },
+  {
+    name: 'sync_stale',
+    description: 'No synchronisation with the customers portal for 4 days.',
+    affects: ['license', 'health_check'],
+    why: 'lastSync and the access catalog are 4 days old (over 72 h), so access_probe fails. The token, not refreshed since, still has 20 h left, so completions still work.',
+    conditions: { lastSyncAgeMs: 4 * DAY, accessAgeMs: 4 * DAY, tokenExpiresInMs: 20 * HOUR },
+  },
+  {
+    name: 'token_expired',
+    description: 'The hourly Cloud Connector token refresh has failed for days; the token expired 1 h ago, while the daily seat-link sync still works.',
+    affects: ['health_check', 'code_suggestions', 'duo_workflow_tools'],
+    why: 'token_probe fails, and access_probe too because the catalog is rewritten only with the token (3 d 3 h ago). The AI gateway and DWS reject the expired token: end_to_end_probe and duo_agent_platform_probe fail, completions get the gateway\'s 401 and list_tools a 400. lastSync (seat link) is recent, so the license probe passes.',
+    conditions: { tokenExpiresInMs: -HOUR, accessAgeMs: 3 * DAY + 3 * HOUR },
+  },
+  {
+    name: 'composite_identity_off',
+    description: 'Composite-identity onboarding never ran.',
+    affects: ['composite_identity'],
+    why: 'duo_workflow_oauth_application_id is null and the duo-developer service account does not exist.',
+    conditions: { compositeIdentity: false },
+  },
+  {
+    name: 'version_too_old',
+    description: 'GitLab 17.1.2-ee, older than the 17.2 Duo needs.',
+    affects: ['version', 'health_check', 'composite_identity', 'duo_workflow_tools'],
+    why: 'Below 17.3 the cloudConnectorStatus field does not exist (GraphQL "doesn\'t exist on type" error); composite identity (18.3), its settings and compositeIdentityEnforced, and the list_tools route (18.x) do not exist either.',
+    conditions: { version: '17.1.2-ee', compositeIdentity: false },
+  },
+  {
+    name: 'duo_never_on',
+    description: 'GitLab Duo is turned off and locked (duo_availability never_on).',
+    affects: ['instance_settings', 'code_suggestions', 'health_check'],
+    why: 'Settings report duo_features_enabled=false, never_on; completions answer 401 from the monolith; GitLab\'s end_to_end_probe fails because no user may use Code Suggestions.',
+    conditions: { duoAvailability: 'never_on' },
+  },
+  {
+    name: 'code_suggestions_unauthorized',
+    description: 'The Duo user token\'s user has no Duo seat.',
+    affects: ['code_suggestions'],
+    why: 'Completions answer 401 {"message":"401 Unauthorized"} with X-GitLab-Error-Origin: monolith. GitLab\'s health check runs as the admin, who has a seat, so it passes.',
+    conditions: { duoUserSeat: false },
+  },
+  {
+    name: 'code_suggestions_no_default_group',
+    description: 'The Duo user has no default GitLab Duo namespace.',
+    affects: ['code_suggestions'],
+    why: 'Completions answer 422 {"error":"missing_default_duo_group"} from the monolith; only this user is affected.',
+    conditions: { duoUserDefaultGroup: false },
+  },
+  {
+    name: 'code_suggestions_gateway_unreachable',
+    description: 'Workhorse cannot reach the AI gateway (Rails has the proxy, Workhorse does not: gitlab-org/gitlab#422001).',
+    affects: ['code_suggestions'],
+    why: 'Workhorse answers 500 to completions. Rails reaches the gateway, so GitLab\'s own end_to_end_probe passes: the classic case where the health check is green and IDEs fail. (With a real Omnibus node proxy_env would flag it; the simulator has none.)',
+    conditions: { workhorseReachesAiGateway: false },
+  },
+  {
+    name: 'code_suggestions_rate_limited',
+    description: 'The Duo user exceeded 60 completions per minute.',
+    affects: ['code_suggestions'],
+    why: 'Completions answer 429 with Retry-After from the monolith; the limit is per user, so the admin\'s health check passes.',
+    conditions: { duoUserRateLimited: true },
+  },
+  {
+    name: 'code_suggestions_slow',
+    description: 'The AI gateway answers completions only after a delay (slowDelayMs, default 3 s).',
+    affects: ['code_suggestions', 'health_check'],
+    why: 'code_suggestions fails only when its timeout is shorter than the delay, otherwise it shows as latency. GitLab\'s end_to_end_probe has a 3 s timeout, so with a delay of 3 s or more it fails (Net::ReadTimeout); with a shorter delay only the latency shows.',
+    conditions: { aiGatewaySlow: true },
+  },
+  {
+    name: 'cable_upgrade_stripped',
+    description: 'A reverse proxy in front of GitLab strips the Upgrade/Connection headers.',
+    affects: ['websocket_cable'],
+    why: 'Workhorse sees a plain GET on /-/cable and answers 400 "websocket upgrade required".',
+    conditions: { cable: 'upgrade_stripped' },
+  },
+  {
+    name: 'cable_bad_origin',
+    description: 'ActionCable expects another origin (action_cable_allowed_origins set to a different host).',
+    affects: ['websocket_cable'],
+    why: 'Every Origin the probe can send is refused with HTTP 404 "Page not found" and no upgrade.',
+    conditions: { cable: 'bad_origin' },
+  },
+  {
+    name: 'http2_downgraded',
+    description: 'The TLS front of the instance offers only http/1.1 in ALPN.',
+    affects: ['instance_http2'],
+    why: 'ALPN negotiates http/1.1, not h2. REST, GraphQL and the WebSocket still work over HTTP/1.1.',
+    conditions: { instanceAlpn: 'http/1.1' },
+  },
+  {
+    name: 'customers_portal_down',
+    description: 'The customers portal resets every connection.',
+    affects: ['customers_portal', 'health_check'],
+    why: 'The exporter\'s connection is reset; GitLab\'s host_probe for the portal fails the same way (the GitLab server is on the same network in the simulator).',
+    conditions: { customersPortalUp: false },
+  },
+  {
+    name: 'cloud_connector_down',
+    description: 'The Cloud Connector (cloud.gitlab.com, which also fronts the AI gateway) resets every connection.',
+    affects: ['cloud_connector', 'health_check', 'code_suggestions'],
+    why: 'The exporter\'s connection is reset; GitLab\'s host_probe and end_to_end_probe fail; Workhorse cannot reach the gateway at cloud.gitlab.com/ai, so completions answer 500.',
+    conditions: { cloudConnectorUp: false },
+  },
+  {
+    name: 'dws_no_h2',
+    description: 'The Duo Workflow Service endpoint does not negotiate HTTP/2.',
+    affects: ['duo_workflow_service', 'duo_workflow_tools', 'health_check'],
+    why: 'ALPN gives http/1.1, so gRPC cannot run. Rails calls the same endpoint: list_tools answers 400 with the gRPC error and duo_agent_platform_probe fails.',
+    conditions: { dwsAlpn: 'http/1.1' },
+  },
+  {
+    name: 'ai_gateway_not_ready',
+    description: 'The (self-hosted) AI gateway is alive but not ready.',
+    affects: ['ai_gateway'],
+    why: '/monitoring/healthz answers 200 but /monitoring/ready answers 503. GitLab itself uses cloud.gitlab.com in the simulator, so nothing else fails.',
+    conditions: { aiGatewayReady: false },
+  },
+  {
+    name: 'health_check_failing',
+    description: 'Rails\' own outbound path to cloud.gitlab.com is broken (a proxy refuses it) while the exporter and Workhorse get through.',
+    affects: ['health_check'],
+    why: 'GitLab\'s host_probe for the Cloud Connector and its end_to_end_probe fail from the GitLab server; the exporter\'s own network probes and completions pass: the two vantage points disagree.',
+    conditions: { railsReachesCloudConnector: false },
+  },
+] as const satisfies readonly ScenarioDefinition[];
+
+export type ScenarioName = (typeof SCENARIO_TABLE)[number]['name'];
+
+export interface Scenario extends ScenarioDefinition {
+  readonly name: ScenarioName;
+}
+
+/** The table, typed for consumers (the `as const` literal types stay internal). */
+export const SCENARIOS: readonly Scenario[] = SCENARIO_TABLE;
+
+export const SCENARIO_NAMES: readonly ScenarioName[] = SCENARIOS.map((s) => s.name);
+
+export function isScenarioName(name: string): name is ScenarioName {
+  return (SCENARIO_NAMES as readonly string[]).includes(name);
+}
+
+export function scenarioDefinition(name: ScenarioName): Scenario {
+  const found = SCENARIOS.find((s) => s.name === name);
+  if (!found) throw new Error(`unknown scenario ${name}`);
+  return found;
+}
+
+export function conditionsFor(name: ScenarioName): Conditions {
+  return { ...HEALTHY, ...scenarioDefinition(name).conditions };
+}
