@@ -43,7 +43,7 @@ export async function openConnection(endpoint: Endpoint, ctx: ConnectContext): P
   const proxy = shouldProxy(endpoint.host, endpoint.port, ctx.net.proxy) ? ctx.net.proxy : undefined;
   const hop = proxy ? proxyHop(proxy) : { host: endpoint.host, port: endpoint.port };
   const addresses = await ctx.record.phase('dns', () => resolveHost(hop.host, hop.port, ctx));
-  let socket = await ctx.record.phase('connect', () => connectTcp(addresses[0]!, hop.port, ctx));
+  let socket = await ctx.record.phase('connect', () => connectAny(addresses, hop.port, ctx));
   try {
     if (proxy) socket = await ctx.record.phase('proxy_connect', () => tunnel(socket, proxy, endpoint, ctx));
     if (!endpoint.tls) {
@@ -83,6 +83,26 @@ async function resolveHost(host: string, port: number, ctx: ConnectContext): Pro
   }
 }
 
+/**
+ * Tries the addresses in resolver order until one accepts, as Ruby's TCPSocket (GitLab's own
+ * host probe) and Go's dialer do: a host with an AAAA record on a node without IPv6 must not fail
+ * while the A record works. The deadline bounds the whole sequence.
+ */
+async function connectAny(addresses: readonly string[], port: number, ctx: ConnectContext): Promise<Socket> {
+  const failures: ProbeError[] = [];
+  for (const address of addresses) {
+    try {
+      return await connectTcp(address, port, ctx);
+    } catch (err) {
+      const failure = asProbeError(err, 'connect', `connecting to ${address}`);
+      if (failure.reason === 'timeout') throw failure;
+      failures.push(failure);
+    }
+  }
+  if (failures.length === 1) throw failures[0]!;
+  throw new ProbeError('connect', `no address accepted the connection: ${failures.map((f) => f.message.replace(/^connecting to /, '')).join('; ')}`, { cause: failures.at(-1) });
+}
+
 function connectTcp(address: string, port: number, ctx: ConnectContext): Promise<Socket> {
   const socket = netConnect({ host: address, port });
   const connected = new Promise<Socket>((resolve, reject) => {
@@ -98,7 +118,9 @@ function connectTcp(address: string, port: number, ctx: ConnectContext): Promise
 
 async function tunnel(socket: Socket, proxy: ProxySettings, endpoint: Endpoint, ctx: ConnectContext): Promise<Socket> {
   const carrier = proxy.url.protocol === 'https:' ? await startTls(socket, proxy.url.hostname, [], ctx).catch((err: unknown) => {
-    throw asProbeError(err, 'proxy', `TLS to proxy ${describeProxy(proxy)}`);
+    // startTls already made it a `tls` ProbeError; failing to reach the proxy is a proxy problem.
+    if (err instanceof ProbeError && err.reason === 'timeout') throw err;
+    throw new ProbeError('proxy', `TLS to proxy ${describeProxy(proxy)}: ${describeError(err)}`, { cause: err });
   }) : socket;
   const authority = `${isIP(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
   const headers: Record<string, string> = { host: authority };
@@ -135,10 +157,15 @@ async function tunnel(socket: Socket, proxy: ProxySettings, endpoint: Endpoint, 
   return untilDeadline(established, ctx.signal, `opening a tunnel through ${describeProxy(proxy)}`, () => req.destroy());
 }
 
-function startTls(socket: Socket, servername: string, alpn: readonly string[], ctx: ConnectContext): Promise<TLSSocket> {
+function startTls(socket: Socket, peer: string, alpn: readonly string[], ctx: ConnectContext): Promise<TLSSocket> {
+  // URL.hostname keeps IPv6 literals in brackets; the certificate check needs the bare address.
+  const servername = peer.replace(/^\[|\]$/g, '');
   const tls = tlsConnect({
     socket,
-    // SNI must be a name; an IP literal there is a protocol error.
+    // The certificate is checked against `host` (Node falls back to "localhost" without it, so an
+    // IP-literal endpoint could never verify). SNI must be a name; an IP literal there is a
+    // protocol error, so it is left out for addresses.
+    host: servername,
     servername: isIP(servername) ? undefined : servername,
     ALPNProtocols: alpn.length > 0 ? [...alpn] : undefined,
     ca: ctx.net.ca.length > 0 ? [...rootCertificates, ...ctx.net.ca] : undefined,
@@ -151,9 +178,17 @@ function startTls(socket: Socket, servername: string, alpn: readonly string[], c
   });
   return untilDeadline(secured, ctx.signal, `in the TLS handshake with ${servername}`, () => tls.destroy()).catch((err: unknown) => {
     tls.destroy();
+    // A server that speaks none of the offered protocols may refuse the handshake outright
+    // (RFC 7301 alert 120, what Node and many proxies do) instead of choosing no ALPN: when h2
+    // was offered that is the HTTP/2 verdict, not a certificate or TLS problem.
+    if (alpn.includes('h2') && (err as NodeJS.ErrnoException | undefined)?.code === NO_APPLICATION_PROTOCOL) {
+      throw new ProbeError('http2_not_negotiated', `${servername} refused ALPN ${alpn.join(', ')} (TLS alert no_application_protocol): it does not speak HTTP/2 here`, { cause: err });
+    }
     throw asProbeError(err, 'tls', `TLS handshake with ${servername}`);
   });
 }
+
+const NO_APPLICATION_PROTOCOL = 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL';
 
 /** The earliest notAfter in the chain, walking issuers until the self-signed root. */
 export function earliestExpiry(cert: PeerCertificate & { issuerCertificate?: PeerCertificate }): number | undefined {

@@ -91,12 +91,24 @@ function interpret(reply: Reply): HealthAnswer {
     throw new ProbeError('grpc', `no gRPC status in the answer (HTTP ${httpStatus}, content-type ${String(reply.headers['content-type'] ?? 'none')})`);
   }
   const grpcStatus = Number(statusText);
-  const grpcMessage = decodeURIComponent(String(reply.trailers['grpc-message'] ?? reply.headers['grpc-message'] ?? '')).slice(0, 200);
+  const grpcMessage = decodeGrpcMessage(String(reply.trailers['grpc-message'] ?? reply.headers['grpc-message'] ?? '')).slice(0, 200);
   if (grpcStatus !== 0) return { grpcStatus, servingStatus: undefined, grpcMessage };
   const message = unframe(reply.body);
   const decoded = Response.toObject(Response.decode(message), { enums: Number }) as { status?: number };
   const name = ServingStatus.valuesById[decoded.status ?? 0];
   return { grpcStatus, servingStatus: (SERVING_STATUSES as readonly string[]).includes(name ?? '') ? (name as ServingStatusName) : 'UNKNOWN', grpcMessage };
+}
+
+/**
+ * grpc-message is percent-encoded (gRPC over HTTP/2 spec), but not every server gets it right.
+ * A malformed one is shown as sent: the status is the answer, the message only decoration.
+ */
+function decodeGrpcMessage(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 /** gRPC length-prefixed message: 1 byte compressed flag, 4 bytes big-endian length. */

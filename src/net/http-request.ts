@@ -35,8 +35,16 @@ export async function timedRequest(req: TimedRequest, ctx: ConnectContext): Prom
   const port = req.url.port ? Number(req.url.port) : secure ? 443 : 80;
   const host = req.url.hostname;
   const connection = await openConnection({ host, port, tls: secure ? { alpn: req.alpn ?? ['http/1.1'] } : undefined }, ctx);
+  let handedOver = false;
   const client = new Client(req.url.origin, {
-    connect: (_options, callback) => callback(null, connection.socket),
+    // undici must get the socket asynchronously: called back synchronously from inside its
+    // dispatch loop, an HTTP/1.1 client never writes the request (only h2 went through).
+    // One run, one connection: a second connect (after the socket died) is refused, not reopened.
+    connect: (_options, callback) => {
+      const first = !handedOver;
+      handedOver = true;
+      queueMicrotask(() => (first ? callback(null, connection.socket) : callback(new Error('the connection of this run is gone'), null)));
+    },
     allowH2: connection.alpn === 'h2',
     pipelining: 1,
     // The run's signal is the deadline; these only stop undici's 300 s defaults from outliving it.

@@ -1,16 +1,30 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Env } from '../config/substitute.js';
+import { ConfigError } from '../errors.js';
 import type { ProxySettings } from './options.js';
+
+// Lower case first, as curl reads them; HTTP_PROXY is the fallback for every target.
+const PROXY_VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY'] as const;
 
 /**
  * The proxy from the environment, as curl, Go and GitLab's own components read it: HTTPS_PROXY
  * (then HTTP_PROXY) and NO_PROXY, upper or lower case, lower case winning as in curl.
  */
 export function proxyFromEnv(env: Env): ProxySettings | undefined {
-  const raw = env.https_proxy || env.HTTPS_PROXY || env.http_proxy || env.HTTP_PROXY;
-  if (!raw) return undefined;
-  const url = new URL(raw.includes('://') ? raw : `http://${raw}`);
+  const variable = PROXY_VARIABLES.find((name) => env[name]);
+  if (!variable) return undefined;
+  const raw = env[variable]!;
+  let url: URL;
+  try {
+    url = new URL(raw.includes('://') ? raw : `http://${raw}`);
+  } catch {
+    // Never echo the value: a proxy URL may carry a password (and URL's own error keeps it).
+    throw new ConfigError([`${variable}: not a valid proxy URL`], 'environment');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError([`${variable}: ${url.protocol}// proxies are not supported (use an http:// or https:// proxy)`], 'environment');
+  }
   const noProxy = (env.no_proxy ?? env.NO_PROXY ?? '')
     .split(',')
     .map((s) => s.trim())

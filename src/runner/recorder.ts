@@ -10,6 +10,8 @@ export class RunRecorder implements Recorder {
   readonly phases = new Map<Phase, number>();
   readonly facts: Fact[] = [];
   readonly notes: string[] = [];
+  /** Phases still running, with their start: a run cut off by its deadline still shows where it hung. */
+  readonly #open = new Map<Phase, number>();
 
   constructor(declaredPhases: readonly Phase[]) {
     // Pre-set every declared phase so its series exists even when the run fails before it.
@@ -18,18 +20,47 @@ export class RunRecorder implements Recorder {
 
   async phase<T>(phase: Phase, fn: () => Promise<T>): Promise<T> {
     const start = performance.now();
+    this.#open.set(phase, start);
     try {
       return await fn();
     } finally {
-      this.addPhase(phase, (performance.now() - start) / 1000);
+      if (this.#open.get(phase) === start) {
+        this.#open.delete(phase);
+        this.addPhase(phase, (performance.now() - start) / 1000);
+      }
     }
   }
 
+  /** The phases as they stand now, counting the time of any still running. */
+  snapshot(): Partial<Record<Phase, number>> {
+    const now = performance.now();
+    const phases = Object.fromEntries(this.phases) as Partial<Record<Phase, number>>;
+    for (const [phase, start] of this.#open) phases[phase] = (phases[phase] ?? 0) + (now - start) / 1000;
+    return phases;
+  }
+
+  /** The phase running right now, if any (the last one opened). */
+  openPhase(): Phase | undefined {
+    return [...this.#open.keys()].at(-1);
+  }
+
+  /** Freezes the record: a probe that ignored its deadline cannot change the result afterwards. */
+  close(): void {
+    const snapshot = this.snapshot();
+    this.#open.clear();
+    for (const [phase, seconds] of Object.entries(snapshot)) this.phases.set(phase as Phase, seconds);
+    this.#closed = true;
+  }
+
+  #closed = false;
+
   addPhase(phase: Phase, seconds: number): void {
+    if (this.#closed) return;
     this.phases.set(phase, (this.phases.get(phase) ?? 0) + seconds);
   }
 
   fact(name: FactName, value: number, labels?: Record<string, string>): void {
+    if (this.#closed) return;
     const key = factKey(name, labels);
     const existing = this.facts.findIndex((f) => factKey(f.name, f.labels) === key);
     if (existing >= 0) this.facts.splice(existing, 1);
@@ -39,6 +70,7 @@ export class RunRecorder implements Recorder {
   }
 
   note(text: string): void {
+    if (this.#closed) return;
     if (this.notes.length < MAX_NOTES) this.notes.push(text.slice(0, 500));
   }
 }

@@ -39,8 +39,14 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
       `running ${req.probe.name}`,
     );
   } catch (err) {
+    const hung = record.openPhase();
     failure = classify(err, signal);
+    // The runner's own deadline fired while a phase was still open: say which one.
+    if (failure.reason === 'timeout' && hung && !failure.message.includes(` ${hung}`)) {
+      failure = new ProbeError('timeout', `${failure.message} (in phase ${hung})`, { cause: failure });
+    }
   }
+  record.close();
   return {
     instance: req.instance.name,
     probe: req.probe.name,
@@ -54,7 +60,7 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
     startLagMs: req.scheduledAt === undefined ? 0 : Math.max(0, startedAt - req.scheduledAt),
     durationSeconds: (performance.now() - start) / 1000,
     timeoutSeconds: req.settings.timeoutMs / 1000,
-    phases: Object.fromEntries(record.phases),
+    phases: record.snapshot(),
     facts: record.facts,
     retryAfterSeconds: failure?.retryAfterSeconds,
   };

@@ -50,3 +50,12 @@ describe('runProbe', () => {
     expect(result).toMatchObject({ success: true, reason: undefined, message: 'all good', phases: { connect: 0 } });
   });
 });
+
+describe('runProbe timing of a hung phase', () => {
+  it('a phase cut off by the deadline still shows the time spent in it, and the message names it', async () => {
+    const result = await run((ctx) => ctx.record.phase('connect', () => new Promise<void>(() => undefined)), 150);
+    expect(result.reason).toBe('timeout');
+    expect(result.message).toContain('(in phase connect)');
+    expect(result.phases.connect).toBeGreaterThanOrEqual(0.14);
+  });
+});

@@ -1,0 +1,68 @@
+import type { LookupAddress } from 'node:dns';
+import type * as DnsPromises from 'node:dns/promises';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { ProbeError } from '../../src/errors.js';
+import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
+import { openConnection } from '../../src/net/connect.js';
+import { PHASES } from '../../src/probes/types.js';
+import { RunRecorder } from '../../src/runner/recorder.js';
+import { closedPort, startHttpsServer } from '../helpers/servers.js';
+import { createPki, type TestPki } from '../helpers/tls.js';
+
+/**
+ * A name with several addresses (AAAA and A): like Ruby's TCPSocket (GitLab's host probe) and Go's
+ * dialer, the probe tries the next address when one refuses, instead of failing on the first.
+ * The system resolver cannot be made to answer ::1 and 127.0.0.1 for a test name, so this file
+ * replaces dns.lookup for names under .test; every address is still a loopback one.
+ */
+
+const ANSWERS: Record<string, LookupAddress[]> = {
+  'dual.test': [
+    { address: '::1', family: 6 },
+    { address: '127.0.0.1', family: 4 },
+  ],
+};
+
+vi.mock('node:dns/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof DnsPromises>();
+  const lookup = (async (name: string, options: unknown) => ANSWERS[name] ?? actual.lookup(name, options as never)) as typeof actual.lookup;
+  return { ...actual, lookup, default: { ...actual, lookup } };
+});
+
+let pki: TestPki;
+
+beforeAll(async () => {
+  pki = await createPki({ dns: ['dual.test'] });
+});
+
+function ctx(): Parameters<typeof openConnection>[1] {
+  return {
+    net: { proxy: undefined, ca: [pki.ca.certPem], insecureSkipVerify: false, resolve: new Map(), cloudflare: loadCloudflareRanges() },
+    signal: AbortSignal.timeout(2000),
+    record: new RunRecorder(PHASES),
+  };
+}
+
+describe('openConnection with several addresses', () => {
+  it('the first address refuses, the second answers → connected, every address reported', async () => {
+    // Listening on 127.0.0.1 only: the same port on ::1 refuses.
+    const server = await startHttpsServer({ cert: pki.valid, alpn: 'h2' });
+    const connection = await openConnection({ host: 'dual.test', port: server.port, tls: { alpn: ['h2'] } }, ctx());
+    expect(connection.socket.remoteAddress).toBe('127.0.0.1');
+    connection.socket.destroy();
+    expect(connection.resolvedAddresses).toEqual(['::1', '127.0.0.1']);
+    expect(connection.alpn).toBe('h2');
+  });
+
+  it('every address refuses → connect, naming the addresses tried', async () => {
+    const port = await closedPort();
+    const err = await openConnection({ host: 'dual.test', port }, ctx()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ProbeError);
+    expect((err as ProbeError).reason).toBe('connect');
+    expect((err as ProbeError).message).toContain('[::1]');
+    expect((err as ProbeError).message).toContain('127.0.0.1');
+  });
+});

@@ -1,0 +1,114 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FailureReason } from '../../src/errors.js';
+import { startConnectProxy } from '../helpers/proxy.js';
+import { expectNoSample, expectOutcome, expectSample, expectSocketsClosed, findSamples, runOnce, type RunSpec } from '../helpers/run.js';
+import { LOOPBACK, startHttpServer, startHttpsServer, startSilentServer } from '../helpers/servers.js';
+import { createPki, type TestPki } from '../helpers/tls.js';
+
+/**
+ * ai_gateway: off unless `endpoints.ai_gateway` is set (Duo Self-Hosted or hybrid); then
+ * GET /monitoring/healthz and GET /monitoring/ready must both answer 200.
+ */
+
+const HOST = 'aigw.test';
+const PROBE = 'ai_gateway';
+const labels = { gitlab: 'test', probe: PROBE };
+
+let pki: TestPki;
+
+beforeAll(async () => {
+  pki = await createPki({ dns: [HOST] });
+});
+
+function spec(port: number, path = '', extra: Partial<RunSpec> = {}): RunSpec {
+  return {
+    probe: PROBE,
+    endpoints: { ai_gateway: `https://${HOST}:${port}${path}` },
+    resolve: { [`${HOST}:${port}`]: LOOPBACK },
+    caPem: pki.ca.certPem,
+    timeout: '2s',
+    ...extra,
+  };
+}
+
+describe('ai_gateway', () => {
+  it('not configured → skipped: enabled 0, never run, no run series', async () => {
+    const outcome = await runOnce({ probe: PROBE });
+    expect(outcome.result).toBeUndefined();
+    expect(outcome.planned.skippedBecause).toMatch(/ai_gateway/);
+    await expectSample(outcome.registry, 'gitlab_duo_probe_enabled', labels, 0);
+    await expectNoSample(outcome.registry, 'gitlab_duo_probe_success', labels);
+    await expectNoSample(outcome.registry, 'gitlab_duo_probe_failure_reason', labels);
+    await expectNoSample(outcome.registry, 'gitlab_duo_probe_timeout_seconds', labels);
+  });
+
+  it.each<{ name: string; healthz: number; ready: number; reason: FailureReason | undefined; asked: string[]; status: number }>([
+    { name: 'healthz 200, ready 200', healthz: 200, ready: 200, reason: undefined, asked: ['/monitoring/healthz', '/monitoring/ready'], status: 200 },
+    { name: 'healthz 200, ready 503', healthz: 200, ready: 503, reason: 'http_status', asked: ['/monitoring/healthz', '/monitoring/ready'], status: 503 },
+    { name: 'healthz 500', healthz: 500, ready: 200, reason: 'http_status', asked: ['/monitoring/healthz'], status: 500 },
+    { name: 'healthz 404 (not an AI gateway)', healthz: 404, ready: 404, reason: 'http_status', asked: ['/monitoring/healthz'], status: 404 },
+  ])('$name → $reason', async ({ healthz, ready, reason, asked, status }) => {
+    const server = await startHttpsServer({
+      cert: pki.valid,
+      alpn: 'http/1.1',
+      reply: (req) => (req.path.endsWith('/healthz') ? { status: healthz, body: '{}' } : { status: ready, body: '{"status":"ok"}' }),
+    });
+    const outcome = await runOnce(spec(server.port));
+
+    await expectOutcome(outcome, reason);
+    await expectSocketsClosed(outcome);
+    await expectSample(outcome.registry, 'gitlab_duo_probe_enabled', labels, 1);
+    expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(asked.map((p) => `GET ${p}`));
+    await expectSample(outcome.registry, 'gitlab_duo_http_status_code', labels, status);
+    await expectSample(outcome.registry, 'gitlab_duo_http_version', labels, 1.1);
+    await expectSample(outcome.registry, 'gitlab_duo_tls_cert_expiry_timestamp_seconds', labels, pki.valid.notAfter);
+  });
+
+  it('keeps a path prefix of the configured URL', async () => {
+    const server = await startHttpsServer({ cert: pki.valid, alpn: 'h2' });
+    const outcome = await runOnce(spec(server.port, '/aigw/'));
+    await expectOutcome(outcome, undefined);
+    expect(server.requests.map((r) => r.path)).toEqual(['/aigw/monitoring/healthz', '/aigw/monitoring/ready']);
+    // The probe offers only http/1.1, even to a server that could speak h2.
+    await expectSample(outcome.registry, 'gitlab_duo_http_version', labels, 1.1);
+  });
+
+  it('adds up the phases of both requests', async () => {
+    const server = await startHttpsServer({ cert: pki.valid, alpn: 'http/1.1' });
+    const outcome = await runOnce(spec(server.port));
+    await expectOutcome(outcome, undefined);
+    const phases = await findSamples(outcome.registry, 'gitlab_duo_probe_phase_duration_seconds', labels);
+    expect(phases.map((s) => s.labels.phase).sort()).toEqual(['connect', 'dns', 'first_byte', 'proxy_connect', 'tls', 'transfer']);
+    const total = phases.reduce((sum, s) => sum + s.value, 0);
+    expect(total).toBeLessThanOrEqual(outcome.result!.durationSeconds);
+  });
+
+  it('through a proxy → success', async () => {
+    const server = await startHttpsServer({ cert: pki.valid, alpn: 'h2' });
+    const proxy = await startConnectProxy({ mode: 'allow', hosts: { [HOST]: LOOPBACK } });
+    const outcome = await runOnce(spec(server.port, '', { resolve: {}, env: { HTTPS_PROXY: proxy.url } }));
+    await expectOutcome(outcome, undefined);
+    // One fresh connection per request: two tunnels.
+    expect(proxy.targets()).toEqual([`${HOST}:${server.port}`, `${HOST}:${server.port}`]);
+  });
+
+  it('a plain http:// gateway (no TLS) → success, no certificate expiry', async () => {
+    const server = await startHttpServer();
+    const outcome = await runOnce({ ...spec(server.port), endpoints: { ai_gateway: `http://${HOST}:${server.port}` } });
+    await expectOutcome(outcome, undefined);
+    await expectSocketsClosed(outcome);
+    expect(server.requests.map((r) => r.path)).toEqual(['/monitoring/healthz', '/monitoring/ready']);
+    await expectSample(outcome.registry, 'gitlab_duo_http_version', labels, 1.1);
+    await expectNoSample(outcome.registry, 'gitlab_duo_tls_cert_expiry_timestamp_seconds', labels);
+    expect(await findSamples(outcome.registry, 'gitlab_duo_probe_phase_duration_seconds', { ...labels, phase: 'tls' })).toEqual([
+      expect.objectContaining({ value: 0 }),
+    ]);
+  });
+
+  it('a gateway that never answers → timeout within the deadline', async () => {
+    const server = await startSilentServer();
+    const outcome = await runOnce(spec(server.port, '', { timeout: '700ms' }));
+    await expectOutcome(outcome, 'timeout');
+    await expectSocketsClosed(outcome);
+  });
+});
