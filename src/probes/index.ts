@@ -1,14 +1,39 @@
 import { aiGateway } from './ai-gateway.js';
 import { cloudConnector } from './cloud-connector.js';
+import { codeSuggestions } from './code-suggestions.js';
+import { compositeIdentity } from './composite-identity.js';
 import { customersPortal } from './customers-portal.js';
 import { duoWorkflowService } from './duo-workflow-service.js';
+import { duoWorkflowTools } from './duo-workflow-tools.js';
+import { healthCheck } from './health-check.js';
+import { instanceHttp2 } from './instance-http2.js';
+import { instanceSettings } from './instance-settings.js';
+import { license } from './license.js';
+import { proxyEnv } from './proxy-env.js';
+import { version } from './version.js';
+import { websocketCable } from './websocket-cable.js';
 import type { ProbeDefinition } from './types.js';
 
 /**
  * THE list of probes (architecture.md's catalog). Config keys, metric label values, reports and
  * docs checks all derive from it; adding a probe is one file plus one line here.
  */
-export const PROBES: readonly ProbeDefinition[] = [customersPortal, cloudConnector, duoWorkflowService, aiGateway];
+export const PROBES: readonly ProbeDefinition[] = [
+  customersPortal,
+  cloudConnector,
+  duoWorkflowService,
+  aiGateway,
+  websocketCable,
+  instanceHttp2,
+  license,
+  healthCheck,
+  codeSuggestions,
+  duoWorkflowTools,
+  instanceSettings,
+  compositeIdentity,
+  version,
+  proxyEnv,
+];
 
 // Typed as plain strings on purpose: the config schema is built from this list, and the probe
 // definitions' types refer to the config's types, so literal types here would be circular.

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { InstanceConfig, ProbeSettings } from '../config/schema.js';
 import { ProbeError } from '../errors.js';
-import { describeError, untilDeadline } from '../net/abort.js';
+import { describeError, timeoutError } from '../net/abort.js';
 import type { NetOptions } from '../net/options.js';
 import type { ProbeDefinition } from '../probes/types.js';
 import { RunRecorder } from './recorder.js';
@@ -33,11 +33,7 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
   const record = new RunRecorder(req.probe.phases);
   let failure: ProbeError | undefined;
   try {
-    await untilDeadline(
-      req.probe.run({ instance: req.instance, signal, deadline, net: req.net, record, logger: req.logger }),
-      signal,
-      `running ${req.probe.name}`,
-    );
+    await settleByDeadline(req.probe.run({ instance: req.instance, signal, deadline, net: req.net, record, logger: req.logger }), signal, `running ${req.probe.name}`);
   } catch (err) {
     const hung = record.openPhase();
     failure = classify(err, signal);
@@ -64,6 +60,36 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
     facts: record.facts,
     retryAfterSeconds: failure?.retryAfterSeconds,
   };
+}
+
+// Probes bound their I/O by the signal and reject right after it fires, with a message that says
+// what they were waiting for; this short grace lets that specific error win over the generic one.
+const SETTLE_GRACE_MS = 50;
+
+/** Resolves or rejects with `work`, unless it is still going SETTLE_GRACE_MS after the deadline. */
+function settleByDeadline(work: Promise<void>, signal: AbortSignal, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      grace = setTimeout(() => reject(timeoutError(what)), SETTLE_GRACE_MS);
+    };
+    const done = (): void => {
+      clearTimeout(grace);
+      signal.removeEventListener('abort', onAbort);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      () => {
+        done();
+        resolve();
+      },
+      (err: unknown) => {
+        done();
+        reject(err);
+      },
+    );
+  });
 }
 
 function classify(err: unknown, signal: AbortSignal): ProbeError {

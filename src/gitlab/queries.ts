@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import type { Credential } from './availability.js';
+import { graphqlQuery } from './graphql-client.js';
+import { CLOUD_CONNECTOR_STATUS_QUERY, CURRENT_LICENSE_QUERY, DUO_DEVELOPER_QUERY, DUO_DEVELOPER_USERNAME } from './graphql.js';
+import type { ApiContext } from './request.js';
+
+/** Typed GraphQL calls: each document of graphql.ts with the shape its data must have. */
+
+const currentLicense = z.object({
+  type: z.string(),
+  plan: z.string(),
+  lastSync: z.string().nullable().optional(),
+  expiresAt: z.string().nullable().optional(),
+});
+export type CurrentLicense = z.output<typeof currentLicense>;
+
+export async function queryCurrentLicense(ctx: ApiContext, credential: Credential): Promise<CurrentLicense | null> {
+  const data = await graphqlQuery(
+    ctx,
+    { document: CURRENT_LICENSE_QUERY, credential, what: 'the current licence' },
+    z.object({ currentLicense: currentLicense.nullable() }),
+  );
+  return data.currentLicense;
+}
+
+const probeResult = z.object({
+  name: z.string().nullable(),
+  success: z.boolean().nullable(),
+  message: z.string().nullable().optional(),
+  errors: z.array(z.string()).nullable().optional(),
+  // GraphQL `JSON`: an object, `{}` when empty; anything else is tolerated and ignored.
+  details: z.unknown().optional(),
+});
+export type CloudConnectorProbeResult = z.output<typeof probeResult>;
+
+const cloudConnectorStatus = z.object({
+  success: z.boolean().nullable(),
+  probeResults: z.array(probeResult).nullable(),
+});
+export type CloudConnectorStatus = z.output<typeof cloudConnectorStatus>;
+
+/** Null only comes with a GraphQL error, which graphqlQuery has already turned into a failure. */
+export async function queryCloudConnectorStatus(ctx: ApiContext, credential: Credential): Promise<CloudConnectorStatus | null> {
+  const data = await graphqlQuery(
+    ctx,
+    { document: CLOUD_CONNECTOR_STATUS_QUERY, credential, what: "GitLab's Duo health check (cloudConnectorStatus)" },
+    z.object({ cloudConnectorStatus: cloudConnectorStatus.nullable() }),
+  );
+  return data.cloudConnectorStatus;
+}
+
+const duoDeveloper = z.object({
+  id: z.string(),
+  state: z.string(),
+  compositeIdentityEnforced: z.boolean().nullable(),
+});
+export type DuoDeveloper = z.output<typeof duoDeveloper>;
+
+export async function queryDuoDeveloper(ctx: ApiContext, credential: Credential): Promise<DuoDeveloper | null> {
+  const data = await graphqlQuery(
+    ctx,
+    { document: DUO_DEVELOPER_QUERY, variables: { username: DUO_DEVELOPER_USERNAME }, credential, what: `user ${DUO_DEVELOPER_USERNAME}` },
+    z.object({ user: duoDeveloper.nullable() }),
+  );
+  return data.user;
+}

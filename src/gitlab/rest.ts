@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import type { Credential } from './availability.js';
+import { apiRequest, ensureOk, parseBody, type ApiContext, type ApiResponse } from './request.js';
+
+/** Typed REST calls (facts §3, §4, §6). Calls whose statuses a probe interprets return the raw answer. */
+
+const metadata = z.looseObject({
+  version: z.string().min(1),
+  revision: z.string().optional(),
+  enterprise: z.boolean().optional(),
+});
+export type Metadata = z.output<typeof metadata>;
+
+/** `GET /api/v4/metadata` (read_api or ai_features); `/api/v4/version` when it is missing (< 15.2). */
+export async function getMetadata(ctx: ApiContext, credential: Credential): Promise<Metadata> {
+  let res = await apiRequest(ctx, { method: 'GET', path: '/api/v4/metadata', credential });
+  if (res.status === 404) res = await apiRequest(ctx, { method: 'GET', path: '/api/v4/version', credential });
+  ensureOk(res);
+  return parseBody(res, metadata, 'GitLab metadata ({version, revision})');
+}
+
+// Keys absent on older versions stay undefined; the probes then skip that fact.
+const applicationSettings = z.looseObject({
+  silent_mode_enabled: z.boolean().optional(),
+  duo_features_enabled: z.boolean().optional(),
+  lock_duo_features_enabled: z.boolean().optional(),
+  duo_availability: z.string().optional(),
+  instance_level_ai_beta_features_enabled: z.boolean().optional(),
+  duo_agent_platform_enabled: z.boolean().optional(),
+  duo_workflow_oauth_application_id: z.number().nullable().optional(),
+});
+export type ApplicationSettings = z.output<typeof applicationSettings>;
+
+/** `GET /api/v4/application/settings`: administrators only (read_api + admin_mode). */
+export async function getApplicationSettings(ctx: ApiContext, credential: Credential): Promise<ApplicationSettings> {
+  const res = await apiRequest(ctx, { method: 'GET', path: '/api/v4/application/settings', credential });
+  ensureOk(res, 'application settings need an administrator token with admin_mode');
+  return parseBody(res, applicationSettings, 'the application settings object');
+}
+
+/** The smallest completion request GitLab accepts (facts §3). */
+export const COMPLETION_REQUEST = {
+  current_file: { file_name: 'x.py', content_above_cursor: 'def hello', content_below_cursor: '' },
+  intent: 'completion',
+} as const;
+
+/** `POST /api/v4/code_suggestions/completions`; the probe judges the status. */
+export function requestCompletion(ctx: ApiContext, credential: Credential): Promise<ApiResponse> {
+  return apiRequest(ctx, { method: 'POST', path: '/api/v4/code_suggestions/completions', credential, json: COMPLETION_REQUEST });
+}
+
+export const completionResponse = z.looseObject({
+  choices: z.array(z.looseObject({ text: z.string().nullable().optional() })),
+});
+
+/** `GET /api/v4/ai/duo_workflows/list_tools`; the probe judges the status. */
+export function requestWorkflowTools(ctx: ApiContext, credential: Credential): Promise<ApiResponse> {
+  return apiRequest(ctx, { method: 'GET', path: '/api/v4/ai/duo_workflows/list_tools', credential });
+}
+
+export const workflowToolsResponse = z.looseObject({ tools: z.array(z.unknown()) });
+
+const userSummary = z.looseObject({ id: z.number(), username: z.string(), state: z.string() });
+export type UserSummary = z.output<typeof userSummary>;
+
+/** `GET /api/v4/users?username=` (admins see every state); at most one user matches. */
+export async function findUser(ctx: ApiContext, credential: Credential, username: string): Promise<UserSummary | undefined> {
+  const res = await apiRequest(ctx, { method: 'GET', path: `/api/v4/users?username=${encodeURIComponent(username)}`, credential });
+  ensureOk(res);
+  return parseBody(res, z.array(userSummary).max(100), 'a list of users')[0];
+}

@@ -1,0 +1,57 @@
+import { ProbeError } from '../errors.js';
+import { timedRequest, type TimedResponse } from '../net/http-request.js';
+import { instanceUrl, needsInstance } from '../gitlab/availability.js';
+import { recordHttpFacts } from './shared/http-facts.js';
+import { defineProbe, type ProbeContext } from './types.js';
+
+// Any status proves a completed HTTP/2 exchange; without a token this answers a small 401 JSON.
+const PATH = '/api/v4/metadata';
+
+/**
+ * GitLab's Duo docs: "Ensure HTTP/2 protocol is not downgraded to HTTP/1.1". Offers h2 and
+ * http/1.1 like a browser or IDE would, and fails unless the server side picks h2 and an HTTP/2
+ * request then completes. No token: what matters is the protocol, not the answer.
+ */
+export const instanceHttp2 = defineProbe({
+  name: 'instance_http2',
+  group: 'inbound',
+  proves: "the instance's external URL negotiates HTTP/2 (ALPN h2) and completes an HTTP/2 request",
+  defaultInterval: '60s',
+  defaultTimeout: '10s',
+  required: true,
+  phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
+  facts: ['gitlab_duo_http_version', 'gitlab_duo_http_status_code', 'gitlab_duo_tls_cert_expiry_timestamp_seconds'],
+  availability: (instance) => needsInstance(instance),
+  target: (instance) => (instance.url ? instanceUrl(instance, PATH).href : ''),
+  async run(ctx: ProbeContext) {
+    const url = instanceUrl(ctx.instance, PATH);
+    if (url.protocol !== 'https:') {
+      throw new ProbeError('http2_not_negotiated', `${url.origin} is plain HTTP; HTTP/2 is negotiated with TLS ALPN, so clients get HTTP/1.1`);
+    }
+    const response = await requestOverH2(url, ctx);
+    recordHttpFacts(ctx.record, response);
+    if (response.httpVersion !== '2') {
+      const alpn = response.connection.alpn || 'none';
+      throw new ProbeError(
+        'http2_not_negotiated',
+        `${url.host} chose ALPN ${alpn} when offered h2,http/1.1: something in front of GitLab (load balancer, reverse proxy) downgrades to HTTP/1.1`,
+      );
+    }
+    ctx.record.note(`GET ${url.pathname} completed over HTTP/2 with status ${response.status}`);
+  },
+});
+
+/**
+ * Connection failures keep their own reasons (dns, connect, tls, proxy, timeout); a request
+ * that breaks once the connection is up (GOAWAY, a protocol error) means HTTP/2 does not work.
+ */
+async function requestOverH2(url: URL, ctx: ProbeContext): Promise<TimedResponse> {
+  try {
+    return await timedRequest({ url, method: 'GET', alpn: ['h2', 'http/1.1'] }, ctx);
+  } catch (err) {
+    if (err instanceof ProbeError && err.reason === 'unexpected_response') {
+      throw new ProbeError('http2_not_negotiated', `the HTTP/2 request did not complete: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+import { ProbeError } from '../errors.js';
+import { credential, instanceUrl, needsInstance, secretsOf } from '../gitlab/availability.js';
+import { API_PHASES } from '../gitlab/request.js';
+import { getApplicationSettings, type ApplicationSettings } from '../gitlab/rest.js';
+import { quote } from '../gitlab/text.js';
+import type { FactName } from '../metrics/facts.js';
+import { defineProbe, type ProbeContext } from './types.js';
+
+const AVAILABILITIES = ['default_on', 'default_off', 'never_on'] as const;
+
+/**
+ * The instance switches that silently break Duo (facts §4): Silent Mode blocks every outbound
+ * POST (completions, the licence sync); `duo_features_enabled: false` or availability `never_on`
+ * turns Duo off for everyone. The beta and Agent Platform toggles are reported, not judged.
+ */
+export const instanceSettings = defineProbe({
+  name: 'instance_settings',
+  group: 'settings',
+  proves: 'Silent Mode is off and GitLab Duo is turned on for the instance (not never_on)',
+  defaultInterval: '5m',
+  defaultTimeout: '20s',
+  required: true,
+  phases: API_PHASES,
+  facts: [
+    'gitlab_duo_silent_mode_enabled',
+    'gitlab_duo_features_enabled',
+    'gitlab_duo_availability',
+    'gitlab_duo_beta_features_enabled',
+    'gitlab_duo_agent_platform_enabled',
+  ],
+  token: 'admin',
+  availability: (instance) => needsInstance(instance, 'admin'),
+  target: (instance) => (instance.url ? instanceUrl(instance, '/api/v4/application/settings').href : ''),
+  async run(ctx: ProbeContext) {
+    const settings = await getApplicationSettings(ctx, credential(ctx.instance, 'admin')!);
+    recordFacts(ctx, settings);
+    const problems = judge(settings);
+    if (problems.length > 0) throw new ProbeError('requirement_not_met', problems.join('; '));
+    ctx.record.note(`Silent Mode off, Duo ${settings.duo_availability ?? 'on'}${settings.instance_level_ai_beta_features_enabled ? ', beta features on' : ''}`);
+  },
+});
+
+function recordFacts(ctx: ProbeContext, s: ApplicationSettings): void {
+  // A key an older GitLab does not expose yields no sample rather than a made-up one.
+  const flag = (name: FactName, value: boolean | undefined): void => {
+    if (value !== undefined) ctx.record.fact(name, value ? 1 : 0);
+  };
+  flag('gitlab_duo_silent_mode_enabled', s.silent_mode_enabled);
+  flag('gitlab_duo_features_enabled', s.duo_features_enabled);
+  flag('gitlab_duo_beta_features_enabled', s.instance_level_ai_beta_features_enabled);
+  flag('gitlab_duo_agent_platform_enabled', s.duo_agent_platform_enabled);
+  if (isAvailability(s.duo_availability)) {
+    for (const availability of AVAILABILITIES) ctx.record.fact('gitlab_duo_availability', availability === s.duo_availability ? 1 : 0, { availability });
+  } else if (s.duo_availability !== undefined) {
+    ctx.record.note(`unknown duo_availability "${quote(s.duo_availability, secretsOf(ctx.instance), 40)}" not exported`);
+  }
+}
+
+function judge(s: ApplicationSettings): string[] {
+  const problems: string[] = [];
+  if (s.silent_mode_enabled === true) {
+    problems.push('Silent Mode is on: GitLab blocks outbound POST requests, so completions and the licence sync fail (Admin > Settings > General > Silent Mode)');
+  }
+  if (s.duo_availability === 'never_on') {
+    problems.push('GitLab Duo availability is "never_on" (off and locked for every group and project): Admin > GitLab Duo > Change configuration');
+  } else if (s.duo_features_enabled === false) {
+    problems.push('duo_features_enabled is false: GitLab Duo is turned off for the instance (Admin > GitLab Duo > Change configuration)');
+  }
+  return problems;
+}
+
+function isAvailability(value: string | undefined): value is (typeof AVAILABILITIES)[number] {
+  return (AVAILABILITIES as readonly string[]).includes(value ?? '');
+}

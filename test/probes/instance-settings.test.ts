@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { fact, json, runInstanceProbe, samples, startFakeGitLab } from '../gitlab/helpers.js';
+
+/** instance_settings: GET /api/v4/application/settings (facts §4). */
+
+const HEALTHY = {
+  silent_mode_enabled: false,
+  duo_features_enabled: true,
+  lock_duo_features_enabled: false,
+  duo_availability: 'default_on',
+  instance_level_ai_beta_features_enabled: true,
+  duo_agent_platform_enabled: true,
+  signup_enabled: false,
+};
+
+async function run(settings: Record<string, unknown>, status = 200) {
+  const server = await startFakeGitLab((req) => (req.path === '/api/v4/application/settings' ? json(status, settings) : json(404, {})));
+  return runInstanceProbe('instance_settings', { port: server.port });
+}
+
+describe('instance_settings', () => {
+  it('passes and exports every switch', async () => {
+    const outcome = await run(HEALTHY);
+    expect(outcome.result?.success, outcome.result?.message).toBe(true);
+    expect(await fact(outcome, 'gitlab_duo_silent_mode_enabled')).toBe(0);
+    expect(await fact(outcome, 'gitlab_duo_features_enabled')).toBe(1);
+    expect(await fact(outcome, 'gitlab_duo_beta_features_enabled')).toBe(1);
+    expect(await fact(outcome, 'gitlab_duo_agent_platform_enabled')).toBe(1);
+    const availability = await samples(outcome, 'gitlab_duo_availability');
+    expect(Object.fromEntries(availability.map((s) => [s.labels.availability, s.value]))).toEqual({ default_on: 1, default_off: 0, never_on: 0 });
+  });
+
+  it('default_off is not a failure (groups may still turn Duo on)', async () => {
+    const outcome = await run({ ...HEALTHY, duo_availability: 'default_off' });
+    expect(outcome.result?.success, outcome.result?.message).toBe(true);
+    expect(await fact(outcome, 'gitlab_duo_availability', { availability: 'default_off' })).toBe(1);
+  });
+
+  it.each([
+    ['Silent Mode on', { silent_mode_enabled: true }, /Silent Mode is on/],
+    ['never_on', { duo_availability: 'never_on', duo_features_enabled: false, lock_duo_features_enabled: true }, /"never_on"/],
+    ['Duo features off', { duo_features_enabled: false }, /duo_features_enabled is false/],
+  ])('%s → requirement_not_met', async (_name, overrides, message) => {
+    const outcome = await run({ ...HEALTHY, ...overrides });
+    expect(outcome.result?.reason).toBe('requirement_not_met');
+    expect(outcome.result?.message).toMatch(message);
+  });
+
+  it('lists every problem at once', async () => {
+    const outcome = await run({ ...HEALTHY, silent_mode_enabled: true, duo_availability: 'never_on', duo_features_enabled: false });
+    expect(outcome.result?.message).toMatch(/Silent Mode is on.*; GitLab Duo availability is "never_on"/);
+  });
+
+  it('keys an older GitLab lacks: no sample, no failure', async () => {
+    const outcome = await run({ silent_mode_enabled: false, duo_features_enabled: true });
+    expect(outcome.result?.success, outcome.result?.message).toBe(true);
+    expect(await samples(outcome, 'gitlab_duo_availability')).toEqual([]);
+    expect(await fact(outcome, 'gitlab_duo_beta_features_enabled')).toBeUndefined();
+    expect(await fact(outcome, 'gitlab_duo_agent_platform_enabled')).toBeUndefined();
+  });
+
+  it.each([
+    [403, 'forbidden'],
+    [401, 'auth'],
+  ])('%d → %s (admin token without admin_mode, or revoked)', async (status, reason) => {
+    const outcome = await run({ message: `${status}` }, status);
+    expect(outcome.result?.reason).toBe(reason);
+    expect(outcome.result?.message).toContain('admin_token (read_api + admin_mode)');
+  });
+
+  it('a settings value of the wrong type is unexpected_response', async () => {
+    const outcome = await run({ ...HEALTHY, silent_mode_enabled: 'no' });
+    expect(outcome.result?.reason).toBe('unexpected_response');
+  });
+});

@@ -1,0 +1,142 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseConfigText } from '../src/config/load.js';
+import type { FailureReason } from '../src/errors.js';
+import { loadCloudflareRanges } from '../src/net/cloudflare.js';
+import { PROBES } from '../src/probes/index.js';
+import { buildPlan, type Plan } from '../src/runner/plan.js';
+import type { ProbeResult } from '../src/runner/result.js';
+import { runProbe } from '../src/runner/run-probe.js';
+import { SCENARIOS, startSimulator, type ScenarioName, type Simulator } from '../src/simulator/index.js';
+
+/**
+ * The exporter's real probes against the simulator, every scenario in turn: exactly the probes a
+ * scenario says it affects fail, each with the reason below; every other probe passes. The
+ * simulator's table says which probes fail; this table says why, from the exporter's side.
+ */
+type Expected = FailureReason | readonly FailureReason[];
+
+// A front that resets right after accept: whether the RST lands while the TCP connect is still
+// being reported or during the TLS handshake is a matter of scheduling, so both are right.
+const RESET: Expected = ['connect', 'tls'];
+
+const EXPECTED: Record<ScenarioName, Partial<Record<string, Expected>>> = {
+  healthy: {},
+  silent_mode_on: { instance_settings: 'requirement_not_met', health_check: 'requirement_not_met', code_suggestions: 'http_status' },
+  offline_license: { license: 'requirement_not_met', health_check: 'requirement_not_met' },
+  legacy_license: { license: 'requirement_not_met', health_check: 'requirement_not_met' },
+  sync_stale: { license: 'requirement_not_met', health_check: 'requirement_not_met' },
+  token_expired: { health_check: 'requirement_not_met', code_suggestions: 'auth', duo_workflow_tools: 'grpc' },
+  composite_identity_off: { composite_identity: 'requirement_not_met' },
+  version_too_old: {
+    version: 'requirement_not_met',
+    health_check: 'unexpected_response',
+    composite_identity: 'requirement_not_met',
+    duo_workflow_tools: 'requirement_not_met',
+  },
+  duo_never_on: { instance_settings: 'requirement_not_met', code_suggestions: 'auth', health_check: 'requirement_not_met' },
+  code_suggestions_unauthorized: { code_suggestions: 'auth' },
+  code_suggestions_no_default_group: { code_suggestions: 'requirement_not_met' },
+  code_suggestions_gateway_unreachable: { code_suggestions: 'http_status' },
+  code_suggestions_rate_limited: { code_suggestions: 'rate_limited' },
+  // The simulator's gateway answers after SLOW_DELAY_MS; code_suggestions gets less time than that.
+  code_suggestions_slow: { code_suggestions: 'timeout', health_check: 'requirement_not_met' },
+  cable_upgrade_stripped: { websocket_cable: 'websocket_upgrade' },
+  cable_bad_origin: { websocket_cable: 'websocket_upgrade' },
+  http2_downgraded: { instance_http2: 'http2_not_negotiated' },
+  customers_portal_down: { customers_portal: RESET, health_check: 'requirement_not_met' },
+  cloud_connector_down: { cloud_connector: RESET, health_check: 'requirement_not_met', code_suggestions: 'http_status' },
+  dws_no_h2: { duo_workflow_service: 'http2_not_negotiated', duo_workflow_tools: 'grpc', health_check: 'requirement_not_met' },
+  ai_gateway_not_ready: { ai_gateway: 'http_status' },
+  health_check_failing: { health_check: 'requirement_not_met' },
+};
+
+// Long enough that a loaded machine still answers ordinary completions well within the
+// code_suggestions timeout, and at least GitLab's 3 s end_to_end timeout so health_check fails too.
+const SLOW_DELAY_MS = 8000;
+const CODE_SUGGESTIONS_TIMEOUT = '5s';
+const silent = pino({ level: 'silent' });
+
+let sim: Simulator;
+let plan: Plan;
+let dir: string;
+
+beforeAll(async () => {
+  sim = await startSimulator({ slowDelayMs: SLOW_DELAY_MS });
+  dir = mkdtempSync(join(tmpdir(), 'gde-scenarios-'));
+  plan = planFor(sim, dir);
+});
+
+afterAll(async () => {
+  await sim?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One instance pointed at the simulator, every probe enabled; proxy_env reads two consistent folders. */
+function planFor(s: Simulator, root: string): Plan {
+  writeFileSync(join(root, 'ca.pem'), s.caPem);
+  for (const component of ['rails', 'workhorse']) mkdirSync(join(root, component));
+  const yaml = stringify({
+    instances: [
+      {
+        name: 'sim',
+        url: s.gitlabUrl,
+        admin_token: s.adminToken,
+        duo_user_token: s.duoUserToken,
+        tls: { ca_file: join(root, 'ca.pem') },
+        resolve: s.resolve,
+        endpoints: {
+          customers_portal: s.customersPortalUrl,
+          cloud_connector: s.cloudConnectorUrl,
+          duo_workflow_service: s.duoWorkflowService,
+          ai_gateway: s.aiGatewayUrl,
+        },
+        proxy_env: { rails_env_dir: join(root, 'rails'), workhorse_env_dir: join(root, 'workhorse') },
+        probes: { code_suggestions: { timeout: CODE_SUGGESTIONS_TIMEOUT }, health_check: { timeout: '10s' } },
+      },
+    ],
+  });
+  return buildPlan(parseConfigText(yaml, 'scenarios.yaml', { env: {} }), loadCloudflareRanges(), {});
+}
+
+async function runAll(): Promise<ProbeResult[]> {
+  return Promise.all(
+    plan.probes.map((p) => {
+      expect(p.skippedBecause, `${p.probe.name} is skipped`).toBeUndefined();
+      return runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silent });
+    }),
+  );
+}
+
+describe('the expectations cover the simulator', () => {
+  it('lists a reason for exactly the probes each scenario affects', () => {
+    for (const scenario of SCENARIOS) {
+      expect(Object.keys(EXPECTED[scenario.name]).sort(), scenario.name).toEqual([...scenario.affects].sort());
+    }
+  });
+
+  it('runs every probe of the catalog', () => {
+    expect(plan.probes.map((p) => p.probe.name)).toEqual(PROBES.map((p) => p.name));
+  });
+});
+
+describe.each(SCENARIOS.map((s) => [s.name] as const))('scenario %s', (name) => {
+  it('fails exactly its probes with the expected reasons', async () => {
+    sim.setScenario(name);
+    const results = await runAll();
+    const failed = results.filter((r) => !r.success);
+    const messages = JSON.stringify(Object.fromEntries(failed.map((r) => [r.probe, `${r.reason}: ${r.message}`])), null, 2);
+    expect(failed.map((r) => r.probe).sort(), messages).toEqual(Object.keys(EXPECTED[name]).sort());
+    for (const r of failed) {
+      const expected = EXPECTED[name][r.probe]!;
+      expect(typeof expected === 'string' ? [expected] : expected, `${r.probe}: ${r.message}`).toContain(r.reason);
+    }
+    if (name === 'code_suggestions_rate_limited') {
+      expect(results.find((r) => r.probe === 'code_suggestions')?.retryAfterSeconds).toBe(60);
+    }
+  });
+});
