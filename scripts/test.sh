@@ -13,6 +13,7 @@ declare -A NEEDS=(
   [tinyproxy]=tinyproxy
   [nginx]=nginx
   [apache2]=apache2
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do

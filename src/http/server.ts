@@ -7,7 +7,7 @@ import { renderReport } from '../report/render.js';
 import type { Plan } from '../runner/plan.js';
 import type { ResultStore } from '../runner/store.js';
 import { webConfigMiddleware } from './auth.js';
-import { renderLanding } from './landing.js';
+import { renderStatusPage } from './status-page.js';
 import { createTlsServer, type WebConfigWatcher } from './web-config.js';
 
 export interface HttpDeps {
@@ -32,7 +32,7 @@ export function createHttpServer(deps: HttpDeps, webConfig?: WebConfigWatcher): 
   app.all('/-/reload', (req, res) => void handleReload(req, res, deps));
   app.get('/report.json', (_req, res) => void res.type('application/json').send(renderReport(buildReport(deps.plan(), deps.store), 'json')));
   app.get('/report.md', (_req, res) => void res.type('text/markdown; charset=utf-8').send(renderReport(buildReport(deps.plan(), deps.store), 'markdown')));
-  app.get('/', (_req, res) => void res.type('html').send(renderLanding(buildReport(deps.plan(), deps.store))));
+  app.get('/', (_req, res) => void res.type('html').send(renderStatusPage(deps.plan(), deps.store)));
   app.use((_req: Request, res: Response) => void res.status(404).type('text/plain').send('Not found.\n'));
   const options = { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 };
   const server = webConfig?.current.tls ? createTlsServer(webConfig, options, app, deps.logger) : createServer(options, app);

@@ -1,26 +1,56 @@
+import { describeSchedule } from '../config/schema.js';
 import type { FailureReason } from '../errors.js';
-import type { Fact, Phase } from '../probes/types.js';
-import type { Plan } from '../runner/plan.js';
+import type { Fact, Phase, ProbeGroup, TokenKind } from '../probes/types.js';
+import type { Plan, PlannedProbe } from '../runner/plan.js';
 import type { ResultStore } from '../runner/store.js';
 import { VERSION } from '../version.js';
+import { enablingHint, explainReason, fixAdvice, type Fix } from './explain.js';
+import { displayUrl, scrubberFor } from './redact.js';
+
+/** Bumped when a field changes meaning or goes away (docs/report.md); new fields do not bump it. */
+export const REPORT_SCHEMA_VERSION = 1;
+
+export type ProbeStatus = 'pass' | 'fail' | 'skipped' | 'pending';
 
 export interface ProbeReport {
   readonly name: string;
-  readonly group: string;
+  readonly group: ProbeGroup;
   readonly required: boolean;
   /** What a success proves. */
   readonly proves: string;
   /** What it talks to (URL or host:port, never credentials). */
   readonly target: string;
-  readonly status: 'pass' | 'fail' | 'skipped' | 'pending';
+  /** The token the probe uses, if any (the kind, never the token). */
+  readonly token?: TokenKind;
+  /** "every 30s" or a cron expression. */
+  readonly schedule: string;
+  readonly timeoutSeconds: number;
+  readonly status: ProbeStatus;
   readonly skippedBecause?: string;
+  /** For a skipped probe: the setting or token that would enable it. */
+  readonly enableWith?: string;
   readonly reason?: FailureReason;
+  /** The failure reason in plain words. */
+  readonly explanation?: string;
   readonly message?: string;
   readonly notes?: readonly string[];
   readonly lastRun?: string;
   readonly durationSeconds?: number;
   readonly phases?: Readonly<Partial<Record<Phase, number>>>;
   readonly facts?: readonly Fact[];
+  /** For a failing probe: what to do, and where the docs say more. */
+  readonly fix?: Fix;
+}
+
+export interface ReadinessSummary {
+  readonly passed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly pending: number;
+  /** Required probes that keep the instance from being ready: failing or not run yet. */
+  readonly blocking: readonly string[];
+  /** One line for humans. */
+  readonly text: string;
 }
 
 export interface InstanceReport {
@@ -28,11 +58,13 @@ export interface InstanceReport {
   readonly url: string | undefined;
   /** Every required, enabled probe passed. */
   readonly ready: boolean;
+  readonly summary: ReadinessSummary;
   readonly probes: readonly ProbeReport[];
 }
 
-/** The readiness report: the same document for `check`, /report.json and the status page. */
+/** The readiness report: the same document for `check`, /report.json, /report.md and the status page. */
 export interface Report {
+  readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
   readonly exporterVersion: string;
   readonly generatedAt: string;
   readonly ready: boolean;
@@ -41,29 +73,73 @@ export interface Report {
 
 export function buildReport(plan: Plan, store: ResultStore, now = new Date()): Report {
   const instances = plan.config.instances.map((instance): InstanceReport => {
-    const probes = plan.probes
-      .filter((p) => p.instance === instance)
-      .map((p): ProbeReport => {
-        const base = { name: p.probe.name, group: p.probe.group, required: p.settings.required, proves: p.probe.proves, target: p.probe.target(instance) };
-        if (p.skippedBecause !== undefined) return { ...base, status: 'skipped', skippedBecause: p.skippedBecause };
-        const last = store.get(instance.name, p.probe.name)?.last;
-        if (!last) return { ...base, status: 'pending' };
-        return {
-          ...base,
-          status: last.success ? 'pass' : 'fail',
-          ...(last.reason ? { reason: last.reason } : {}),
-          message: last.message,
-          notes: last.notes,
-          lastRun: new Date(last.finishedAt).toISOString(),
-          durationSeconds: round(last.durationSeconds),
-          phases: Object.fromEntries(Object.entries(last.phases).map(([k, v]) => [k, round(v)])),
-          facts: last.facts,
-        };
-      });
+    const probes = plan.probes.filter((p) => p.instance === instance).map((p) => probeReport(p, store));
     const ready = probes.every((p) => !p.required || p.status === 'pass' || p.status === 'skipped');
-    return { name: instance.name, url: instance.url, ready, probes };
+    return { name: instance.name, url: displayUrl(instance.url), ready, summary: summarise(probes, ready), probes };
   });
-  return { exporterVersion: VERSION, generatedAt: now.toISOString(), ready: instances.every((i) => i.ready), instances };
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    exporterVersion: VERSION,
+    generatedAt: now.toISOString(),
+    ready: instances.every((i) => i.ready),
+    instances,
+  };
+}
+
+function probeReport(p: PlannedProbe, store: ResultStore): ProbeReport {
+  // Every text that reaches the report goes through the scrubber: no token, no proxy password.
+  const scrub = scrubberFor(p);
+  const base = {
+    name: p.probe.name,
+    group: p.probe.group,
+    required: p.settings.required,
+    proves: p.probe.proves,
+    target: scrub(p.probe.target(p.instance)),
+    ...(p.probe.token ? { token: p.probe.token } : {}),
+    schedule: describeSchedule(p.settings.schedule),
+    timeoutSeconds: p.settings.timeoutMs / 1000,
+  };
+  if (p.skippedBecause !== undefined) {
+    const hint = enablingHint(p);
+    return { ...base, status: 'skipped', skippedBecause: scrub(p.skippedBecause), ...(hint ? { enableWith: scrub(hint) } : {}) };
+  }
+  const last = store.get(p.instance.name, p.probe.name)?.last;
+  if (!last) return { ...base, status: 'pending' };
+  const failed = !last.success;
+  const reason = failed ? (last.reason ?? 'internal') : undefined;
+  return {
+    ...base,
+    status: failed ? 'fail' : 'pass',
+    ...(reason ? { reason, explanation: explainReason(reason) } : {}),
+    message: scrub(last.message),
+    notes: last.notes.map(scrub),
+    lastRun: new Date(last.finishedAt).toISOString(),
+    durationSeconds: round(last.durationSeconds),
+    phases: Object.fromEntries(Object.entries(last.phases).map(([k, v]) => [k, round(v)])),
+    facts: last.facts,
+    ...(reason ? { fix: fixAdvice(p.probe.name, reason, p.probe.token) } : {}),
+  };
+}
+
+function summarise(probes: readonly ProbeReport[], ready: boolean): ReadinessSummary {
+  const count = (status: ProbeStatus) => probes.filter((p) => p.status === status).length;
+  const blocking = probes.filter((p) => p.required && (p.status === 'fail' || p.status === 'pending')).map((p) => p.name);
+  const optionalFailing = probes.filter((p) => !p.required && p.status === 'fail').map((p) => p.name);
+  const [passed, failed, skipped, pending] = [count('pass'), count('fail'), count('skipped'), count('pending')];
+  const enabled = probes.length - skipped;
+  const parts = [ready ? `ready: ${passed} of ${enabled} enabled probes pass` : `NOT ready: ${describeBlocking(probes, blocking)}`];
+  if (optionalFailing.length > 0) parts.push(`optional probes failing: ${optionalFailing.join(', ')}`);
+  if (skipped > 0) parts.push(`${skipped} skipped`);
+  return { passed, failed, skipped, pending, blocking, text: parts.join('; ') };
+}
+
+function describeBlocking(probes: readonly ProbeReport[], blocking: readonly string[]): string {
+  const failing = blocking.filter((name) => probes.find((p) => p.name === name)?.status === 'fail');
+  const waiting = blocking.filter((name) => !failing.includes(name));
+  const parts: string[] = [];
+  if (failing.length > 0) parts.push(`${failing.join(', ')} ${failing.length === 1 ? 'fails' : 'fail'}`);
+  if (waiting.length > 0) parts.push(`waiting for the first run of ${waiting.join(', ')}`);
+  return parts.join('; ');
 }
 
 const round = (seconds: number): number => Math.round(seconds * 1e6) / 1e6;

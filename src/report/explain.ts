@@ -1,0 +1,131 @@
+/**
+ * Plain words for the report, the status page and `check --format text`: what a failure reason
+ * means, what to do about a probe's failure, and what would enable a skipped probe. Pure data and
+ * functions, so every renderer says the same thing.
+ */
+import type { FailureReason } from '../errors.js';
+import { NO_URL } from '../gitlab/availability.js';
+import type { TokenKind } from '../probes/types.js';
+import type { PlannedProbe } from '../runner/plan.js';
+import { fixFor } from './fixes.js';
+
+/** One sentence per failure reason. A Record, so a new reason does not compile without its sentence. */
+export const REASON_SENTENCES: Readonly<Record<FailureReason, string>> = {
+  dns: 'The host name did not resolve: DNS gave no address for it from the exporter\u2019s host.',
+  connect: 'The TCP connection was refused or reset: a firewall blocks it, or nothing listens on that port.',
+  timeout: 'No answer before the deadline: packets are probably dropped by a firewall, or a proxy or the server is too slow.',
+  tls: 'The TLS handshake failed: certificate expired, untrusted or for another name (often a TLS-inspecting proxy).',
+  proxy: 'The HTTP proxy refused the CONNECT tunnel or answered with an error.',
+  http_status: 'The server answered with an HTTP status this probe does not accept.',
+  http2_not_negotiated: 'HTTP/2 was not negotiated: the TLS handshake (ALPN) settled on HTTP/1.1, so something in the path downgrades it.',
+  grpc: 'The gRPC call failed below the application: no gRPC answer came back.',
+  websocket_upgrade: 'The server did not accept the WebSocket upgrade (no 101 Switching Protocols).',
+  websocket_protocol: 'The WebSocket opened, but the Action Cable exchange went wrong (no welcome message).',
+  auth: 'The token was refused: unknown, expired, revoked or missing a scope.',
+  forbidden: 'The token is valid but not allowed here: not an administrator, no GitLab Duo seat, or Admin Mode without the admin_mode scope.',
+  rate_limited: 'GitLab answered 429 Too Many Requests: a rate limit was hit.',
+  unexpected_response: 'The request worked, but the answer was not what the probe expects.',
+  requirement_not_met: 'GitLab answered and says a requirement of GitLab Duo is not met (a setting, the licence or the version).',
+  internal: 'An error inside the exporter itself (a bug): please report it with the debug log.',
+};
+
+export function explainReason(reason: FailureReason): string {
+  return REASON_SENTENCES[reason];
+}
+
+/** What each token must be, in the words of the brief an administrator gets. */
+export const TOKEN_ADVICE: Readonly<Record<TokenKind, string>> = {
+  admin: 'an admin token with read_api + admin_mode',
+  duo_user: 'a Duo-seated user\u2019s token with ai_features',
+};
+
+/** Where each token goes in the config (config.md), for the enabling hint. */
+const TOKEN_SETTING: Readonly<Record<TokenKind, string>> = {
+  admin: 'admin_token, admin_token_file or GITLAB_ADMIN_TOKEN',
+  duo_user: 'duo_user_token, duo_user_token_file or GITLAB_DUO_TOKEN',
+};
+
+/** Probes that are skipped for a reason other than a token or the URL: what would enable them. */
+const ENABLE_HINTS: Readonly<Record<string, string>> = {
+  ai_gateway: 'Set endpoints.ai_gateway to your self-hosted AI gateway\u2019s URL (Duo Self-Hosted or hybrid setups only).',
+  proxy_env:
+    'Run the exporter on an Omnibus GitLab node (where /opt/gitlab/etc/gitlab-rails/env and gitlab-workhorse/env exist), or point proxy_env.rails_env_dir and proxy_env.workhorse_env_dir at them.',
+};
+
+/**
+ * For a skipped probe, the setting or token that would enable it. Decided from the plan's inputs
+ * (settings, URL, tokens), not by parsing `skippedBecause`, so new wording there cannot break it.
+ */
+export function enablingHint(planned: PlannedProbe): string | undefined {
+  if (planned.skippedBecause === undefined) return undefined;
+  const { probe, instance } = planned;
+  if (!planned.settings.enabled) return `Set probes.${probe.name}.enabled: true (the config turns it off).`;
+  const missingToken = probe.token !== undefined && tokenMissing(planned, probe.token);
+  const token = probe.token && missingToken ? `Configure ${TOKEN_ADVICE[probe.token]} (${TOKEN_SETTING[probe.token]}).` : undefined;
+  if (planned.skippedBecause === NO_URL || !instance.url) {
+    const url = 'Set the instance URL (instances[].url or GITLAB_URL).';
+    return token && probe.token ? `${url} ${token}` : url;
+  }
+  return token ?? ENABLE_HINTS[probe.name] ?? planned.skippedBecause;
+}
+
+function tokenMissing(planned: PlannedProbe, kind: TokenKind): boolean {
+  return (kind === 'admin' ? planned.instance.adminToken : planned.instance.duoUserToken) === undefined;
+}
+
+/** Where the project's documents live; the same base the alert rules' runbook_url use. */
+export const DOCS_BASE_URL = 'https://github.com/gitlab-duo-exporter/gitlab-duo-exporter/blob/main/docs/';
+
+/** The alert that fires when a probe fails (alerts/gitlab-duo.rules.yml); its runbook section has the detail. */
+const ALERTS: Readonly<Record<string, string>> = {
+  customers_portal: 'GitLabDuoNetworkProbeFailed',
+  cloud_connector: 'GitLabDuoNetworkProbeFailed',
+  duo_workflow_service: 'GitLabDuoNetworkProbeFailed',
+  ai_gateway: 'GitLabDuoNetworkProbeFailed',
+  instance_http2: 'GitLabDuoInstanceUnreachable',
+  websocket_cable: 'GitLabDuoWebSocketCableBlocked',
+  license: 'GitLabDuoSyncProbeFailed',
+  health_check: 'GitLabDuoSyncProbeFailed',
+  code_suggestions: 'GitLabDuoExchangeProbeFailed',
+  duo_workflow_tools: 'GitLabDuoExchangeProbeFailed',
+  instance_settings: 'GitLabDuoSettingsProbeFailed',
+  composite_identity: 'GitLabDuoSettingsProbeFailed',
+  version: 'GitLabDuoSettingsProbeFailed',
+  proxy_env: 'GitLabDuoNodeProbeFailed',
+};
+
+/** Where a more specific alert (and runbook section) covers the reason, it wins. */
+const SPECIFIC_ALERTS: Readonly<Record<string, Partial<Record<FailureReason, string>>>> = {
+  instance_http2: { http2_not_negotiated: 'GitLabDuoHTTP2Downgraded' },
+  health_check: { requirement_not_met: 'GitLabDuoHealthCheckFailed' },
+  composite_identity: { requirement_not_met: 'GitLabDuoCompositeIdentityDisabled' },
+  version: { requirement_not_met: 'GitLabDuoGitLabVersionUnsupported' },
+  proxy_env: { requirement_not_met: 'GitLabDuoProxyEnvInconsistent' },
+};
+
+export interface DocLink {
+  /** Repository-relative path with anchor, e.g. docs/probes.md#license. */
+  readonly path: string;
+  readonly url: string;
+}
+
+export interface Fix {
+  /** One or two sentences: what to do. */
+  readonly advice: string;
+  /** The probe's section of docs/probes.md. */
+  readonly docs: DocLink;
+  /** The runbook section of the alert that fires for this failure, where there is one. */
+  readonly runbook?: DocLink & { readonly alert: string };
+}
+
+const docLink = (file: string, anchor: string): DocLink => ({ path: `docs/${file}#${anchor}`, url: `${DOCS_BASE_URL}${file}#${anchor}` });
+
+/** The fix for a failing probe; `reason` undefined gives the probe's general advice. */
+export function fixAdvice(probe: string, reason: FailureReason | undefined, token?: TokenKind): Fix {
+  const alert = (reason && SPECIFIC_ALERTS[probe]?.[reason]) ?? ALERTS[probe];
+  return {
+    advice: fixFor(probe, reason, token),
+    docs: docLink('probes.md', probe),
+    ...(alert ? { runbook: { alert, ...docLink('runbook.md', alert.toLowerCase()) } } : {}),
+  };
+}

@@ -1,0 +1,62 @@
+import { secretsOf } from '../gitlab/availability.js';
+import type { PlannedProbe } from '../runner/plan.js';
+
+// scheme://userinfo@ — userinfo may hold a raw '@' or ':' (a careless password), so match up to the
+// last '@' before the host's end (whitespace, '/', quote or bracket).
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>()[\]]*@/gi;
+
+/** Removes `user:password@` from every URL in `text` (a proxy URL quoted in an error, say). */
+export function stripUserinfo(text: string): string {
+  return text.replace(USERINFO, '$1');
+}
+
+/** A URL for display: no userinfo; undefined stays undefined. */
+export function displayUrl(url: string | undefined): string | undefined {
+  return url === undefined ? undefined : stripUserinfo(url);
+}
+
+export type Scrub = (text: string) => string;
+
+// Shorter strings would blank out ordinary words; no real token or password of interest is this short.
+const MIN_SECRET_LENGTH = 4;
+
+/**
+ * Everything a report text must not carry for this planned probe: the instance's tokens and the
+ * proxy's credentials. Probes already keep tokens out of messages; this is the second line, at the
+ * one place where text leaves the process for humans.
+ */
+export function scrubberFor(planned: PlannedProbe): Scrub {
+  const secrets = [...secretsOf(planned.instance), ...proxyCredentials(planned)].filter((s) => s.length >= MIN_SECRET_LENGTH);
+  // Longest first, so a secret that contains another is removed whole.
+  secrets.sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = stripUserinfo(text);
+    for (const secret of secrets) out = out.split(secret).join('[redacted]');
+    return out;
+  };
+}
+
+function proxyCredentials(planned: PlannedProbe): string[] {
+  const urls = [planned.net.proxy?.url, planned.instance.proxy ? safeUrl(planned.instance.proxy.url) : undefined];
+  return urls.flatMap((url) => {
+    if (!url) return [];
+    // Both forms: a message may quote the URL as written or the decoded value.
+    return [url.username, url.password, safeDecode(url.username), safeDecode(url.password)].filter((s) => s !== '');
+  });
+}
+
+function safeUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
