@@ -26,6 +26,8 @@ export interface AppOptions {
   /** --web.config.file: exporter-toolkit TLS / basic auth / headers file (ConfigError if invalid). */
   readonly webConfigFile?: string;
   readonly maxStartJitterMs?: number;
+  /** Where a reload reads the config from, when not `configPath` (the demo's generated config). */
+  readonly reloadSource?: () => Config;
 }
 
 export interface App {
@@ -76,7 +78,8 @@ export async function startApp(options: AppOptions): Promise<App> {
   async function reload(): Promise<string | undefined> {
     let next: Plan;
     try {
-      next = compile(loadConfig(options.configPath, { env, warn: (m) => logger.warn(m) }), env);
+      const fresh = options.reloadSource ? options.reloadSource() : loadConfig(options.configPath, { env, warn: (m) => logger.warn(m) });
+      next = compile(fresh, env);
     } catch (err) {
       metrics.reloaded(false);
       const message = err instanceof Error ? err.message : String(err);

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { startApp } from './app.js';
+import { addDemoCommands } from './demo-commands.js';
 import { runCheck } from './check.js';
 import type { Config, LogFormat, LogLevel } from './config/schema.js';
 import { loadConfig } from './config/source.js';
@@ -23,7 +24,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program.hook('preAction', () => undefined);
   program.action(async (flags: CommonFlags & { 'config.check'?: boolean; 'web.listenAddress'?: string; 'web.config.file'?: string }) => {
     code = flags['config.check'] ? checkConfigOnly(flags) : await serve(flags);
   });
@@ -35,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action(async (flags: { format: ReportFormat; probe?: string[] }) => {
       code = await check({ ...program.opts<CommonFlags>(), ...flags });
     });
+  addDemoCommands(program, (c) => (code = c));
   try {
     await program.parseAsync(argv);
   } catch (err) {

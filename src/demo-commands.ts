@@ -1,0 +1,79 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { stringify } from 'yaml';
+import { demoBanner, startDemo } from './demo.js';
+import { createLogger } from './log.js';
+import { exporterInstanceConfig, SCENARIO_NAMES, startSimulator, type ScenarioName } from './simulator/index.js';
+import type { LogFormat, LogLevel } from './config/schema.js';
+
+interface Flags {
+  'web.listenAddress'?: string;
+  'log.level'?: LogLevel;
+  'log.format'?: LogFormat;
+  scenario?: ScenarioName;
+  controlPort?: string;
+  outputDir?: string;
+}
+
+/** Adds `demo` and `simulator` to the program; `setCode` receives the exit code. */
+export function addDemoCommands(program: Command, setCode: (code: number) => void): void {
+  const scenario = new Option('--scenario <name>', 'start in this simulator scenario').choices([...SCENARIO_NAMES]).default('healthy');
+  program
+    .command('demo')
+    .description('start the built-in simulator and an exporter pointed at it, and print the URLs')
+    .addOption(scenario)
+    .option('--control-port <port>', 'port of the simulator control endpoint (default: any free port)')
+    .action(async (flags: Flags) => setCode(await demo({ ...program.opts<Flags>(), ...flags })));
+  program
+    .command('simulator')
+    .description('run only the simulator (for fire drills against an exporter you run yourself)')
+    .addOption(scenario)
+    .option('--control-port <port>', 'port of the simulator control endpoint (default: any free port)')
+    .option('--output-dir <dir>', 'where to write the simulator CA and an exporter config for it', 'simulator-out')
+    .action(async (flags: Flags) => setCode(await simulatorOnly({ ...program.opts<Flags>(), ...flags })));
+}
+
+async function demo(flags: Flags): Promise<number> {
+  const logger = createLogger({ level: flags['log.level'] ?? 'warn', format: flags['log.format'] ?? 'pretty' });
+  const running = await startDemo({
+    listenAddress: flags['web.listenAddress'] ?? ':10420',
+    scenario: flags.scenario,
+    controlPort: flags.controlPort === undefined ? undefined : Number(flags.controlPort),
+    logger,
+  });
+  process.stdout.write(demoBanner(running));
+  await untilSignal();
+  await running.stop();
+  return 0;
+}
+
+async function simulatorOnly(flags: Flags): Promise<number> {
+  const logger = createLogger({ level: flags['log.level'] ?? 'info', format: flags['log.format'] ?? 'pretty' });
+  const sim = await startSimulator({ scenario: flags.scenario, controlPort: flags.controlPort === undefined ? undefined : Number(flags.controlPort), logger });
+  const dir = resolve(flags.outputDir ?? 'simulator-out');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const caFile = join(dir, 'simulator-ca.pem');
+  const configFile = join(dir, 'exporter-config.yaml');
+  writeFileSync(caFile, sim.caPem, { mode: 0o600 });
+  // The simulator's tokens are throw-away, but they still go only into a 0600 file, never stdout.
+  writeFileSync(configFile, stringify({ instances: [exporterInstanceConfig(sim, caFile)] }), { mode: 0o600 });
+  process.stdout.write(
+    [
+      `simulator running; control endpoint ${sim.controlUrl}/scenario`,
+      `exporter config for it: ${configFile}`,
+      `  gitlab-duo-exporter --config.file=${configFile}`,
+      '',
+    ].join('\n'),
+  );
+  await untilSignal();
+  await sim.close();
+  return 0;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolveSignal) => {
+    process.once('SIGINT', () => resolveSignal());
+    process.once('SIGTERM', () => resolveSignal());
+  });
+}
