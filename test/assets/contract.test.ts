@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { knownSeriesNames } from './contract-metrics.js';
 import { DASHBOARD_FILES, alertRules, dashboardQueries, loadDashboard, metricNames, recordingRules, templateQueries } from './helpers.js';
 
-const known = knownSeriesNames();
+const known = await knownSeriesNames();
 
 describe('metricNames()', () => {
   it.each([
