@@ -57,7 +57,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     const s: Scheduler = new Scheduler(scheduled(current), {
       limiter: new Limiter(current.config.scheduler.max_concurrency),
       logger,
-      maxStartJitterMs: options.maxStartJitterMs,
+      maxStartJitterMs: options.maxStartJitterMs ?? current.config.scheduler.max_start_jitter,
       onResult: (_planned, result) => {
         if (s === scheduler) recordResult(result);
       },

@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 import { demoBanner, startDemo } from './demo.js';
 import { createLogger } from './log.js';
+import { shutdownSignal } from './signals.js';
 import { exporterInstanceConfig, SCENARIO_NAMES, startSimulator, type ScenarioName } from './simulator/index.js';
 import type { LogFormat, LogLevel } from './config/schema.js';
 
@@ -36,6 +37,7 @@ export function addDemoCommands(program: Command, setCode: (code: number) => voi
 
 async function demo(flags: Flags): Promise<number> {
   const logger = createLogger({ level: flags['log.level'] ?? 'warn', format: flags['log.format'] ?? 'pretty' });
+  const stopSignal = shutdownSignal();
   const running = await startDemo({
     listenAddress: flags['web.listenAddress'] ?? ':10420',
     scenario: flags.scenario,
@@ -43,13 +45,14 @@ async function demo(flags: Flags): Promise<number> {
     logger,
   });
   process.stdout.write(demoBanner(running));
-  await untilSignal();
+  await stopSignal;
   await running.stop();
   return 0;
 }
 
 async function simulatorOnly(flags: Flags): Promise<number> {
   const logger = createLogger({ level: flags['log.level'] ?? 'info', format: flags['log.format'] ?? 'pretty' });
+  const stopSignal = shutdownSignal();
   const sim = await startSimulator({ scenario: flags.scenario, controlPort: flags.controlPort === undefined ? undefined : Number(flags.controlPort), logger });
   const dir = resolve(flags.outputDir ?? 'simulator-out');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -66,14 +69,7 @@ async function simulatorOnly(flags: Flags): Promise<number> {
       '',
     ].join('\n'),
   );
-  await untilSignal();
+  await stopSignal;
   await sim.close();
   return 0;
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolveSignal) => {
-    process.once('SIGINT', () => resolveSignal());
-    process.once('SIGTERM', () => resolveSignal());
-  });
 }

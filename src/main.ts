@@ -7,6 +7,7 @@ import { loadConfig } from './config/source.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { renderReport, type ReportFormat } from './report/render.js';
+import { shutdownSignal } from './signals.js';
 import { VERSION } from './version.js';
 
 /** Exit codes of config.md: 0 ready/ok, 1 a required probe failed, 2 config or usage error. */
@@ -83,6 +84,7 @@ async function serve(flags: CommonFlags & { 'web.listenAddress'?: string; 'web.c
   const config = loadOrReport(flags);
   if (!config) return EXIT.usage;
   const logger = createLogger({ level: flags['log.level'] ?? config.log.level, format: flags['log.format'] ?? config.log.format });
+  const stopSignal = shutdownSignal();
   const app = await startApp({ config, configPath: flags['config.file'], logger, listenAddress: flags['web.listenAddress'], webConfigFile: flags['web.config.file'] }).catch((err: unknown) => {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -92,14 +94,9 @@ async function serve(flags: CommonFlags & { 'web.listenAddress'?: string; 'web.c
   });
   if (!app) return EXIT.usage;
   process.on('SIGHUP', () => void app.reload());
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
-      void app.stop().then(resolve);
-    };
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
-  });
+  const signal = await stopSignal;
+  logger.info({ signal }, 'shutting down');
+  await app.stop();
   return EXIT.ok;
 }
 

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,4 +86,32 @@ describe('command line', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     expect(code).toBe(0);
   });
+
+  it('SIGTERM ends a run still in flight (within the 5 s grace) and exits 0', async () => {
+    // A peer that accepts and never answers keeps the probe waiting on its 30 s deadline.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const config = writeTemp(
+      'hang.yaml',
+      `instances:\n  - name: lab\n    endpoints:\n      customers_portal: https://127.0.0.1:${port}\n    probes:\n      customers_portal: { interval: 60s, timeout: 30s }\n      cloud_connector: { enabled: false }\n      duo_workflow_service: { enabled: false }\nscheduler:\n  max_start_jitter: 0s\n`,
+    );
+    const child = spawn(process.execPath, [BIN, `--config.file=${config}`, '--web.listen-address=127.0.0.1:0'], { env: CLEAN_ENV });
+    try {
+      const until = Date.now() + 15_000;
+      while (held.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(held.length).toBeGreaterThan(0); // the probe is connected and waiting
+      const signalledAt = Date.now();
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      expect(code).toBe(0);
+      // 5 s grace, then the run is aborted; the margin covers a loaded machine.
+      expect(Date.now() - signalledAt).toBeLessThan(12_000);
+    } finally {
+      child.kill('SIGKILL');
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
+  }, 40_000);
 });

@@ -115,8 +115,10 @@ export const rawConfigSchema = z.strictObject({
     .strictObject({
       /** Runs in flight at once across all instances; the rest wait their turn. */
       max_concurrency: z.int().min(1).max(1000).default(16),
+      /** First runs start after a random delay up to min(interval, this), to spread the load. */
+      max_start_jitter: z.union([z.literal('0s'), duration]).transform((v) => (v === '0s' ? 0 : v)).default(10_000),
     })
-    .default({ max_concurrency: 16 }),
+    .default({ max_concurrency: 16, max_start_jitter: 10_000 }),
   /** A newer copy of Cloudflare's published ranges (one CIDR a line); default: the bundled file. */
   cloudflare_ranges_file: z.string().min(1).optional(),
 });
