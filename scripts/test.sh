@@ -14,6 +14,7 @@ declare -A NEEDS=(
   [nginx]=nginx
   [apache2]=apache2
   [chromium]=chromium
+  [systemd-analyze]=systemd
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do
