@@ -36,7 +36,7 @@ export function explainReason(reason: FailureReason): string {
 /** What each token must be, in the words of the brief an administrator gets. */
 export const TOKEN_ADVICE: Readonly<Record<TokenKind, string>> = {
   admin: 'an admin token with read_api + admin_mode',
-  duo_user: 'a Duo-seated user\u2019s token with ai_features',
+  duo_user: 'a Duo-seated user\u2019s token with ai_features + read_api',
 };
 
 /** Where each token goes in the config (config.md), for the enabling hint. */

@@ -39,7 +39,7 @@ const TOKEN_FIXES: Readonly<Record<TokenKind, Advice>> = {
     forbidden: 'The admin token must belong to an administrator and, with Admin Mode on, carry the admin_mode scope.',
   },
   duo_user: {
-    auth: 'Create a new token with the ai_features scope for the exporter\u2019s Duo user, and update duo_user_token.',
+    auth: 'Create a new token with the ai_features and read_api scopes for the exporter\u2019s Duo user, and update duo_user_token.',
     forbidden: 'Assign a GitLab Duo seat to the exporter\u2019s Duo user, and check that GitLab Duo is on for it and its token has ai_features.',
     rate_limited: 'GitLab allows 60 completions per minute per user: give the exporter a dedicated Duo user, or run the probe less often.',
   },

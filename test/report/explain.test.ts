@@ -40,7 +40,7 @@ describe('explain', () => {
   it('says which token or setting enables a skipped probe', () => {
     const plan = testPlan();
     const hint = (instance: string, probe: string) => enablingHint(plan.probes.find((p) => p.instance.name === instance && p.probe.name === probe)!);
-    expect(TOKEN_ADVICE).toEqual({ admin: 'an admin token with read_api + admin_mode', duo_user: 'a Duo-seated user\u2019s token with ai_features' });
+    expect(TOKEN_ADVICE).toEqual({ admin: 'an admin token with read_api + admin_mode', duo_user: 'a Duo-seated user\u2019s token with ai_features + read_api' });
     expect(hint('bare', 'health_check')).toBe(`Configure ${TOKEN_ADVICE.admin} (admin_token, admin_token_file or GITLAB_ADMIN_TOKEN).`);
     expect(hint('bare', 'duo_workflow_tools')).toBe(`Configure ${TOKEN_ADVICE.duo_user} (duo_user_token, duo_user_token_file or GITLAB_DUO_TOKEN).`);
     expect(hint('lab', 'license')).toBeUndefined(); // not skipped
