@@ -6,7 +6,7 @@ import { loadConfig } from './config/source.js';
 import type { Env } from './config/substitute.js';
 import { ConfigError } from './errors.js';
 import { createHttpServer } from './http/server.js';
-import { WebConfigWatcher } from './http/web-config.js';
+import { WebConfigWatcher } from './http/tls-server.js';
 import { createMetrics, type ExporterMetrics } from './metrics/registry.js';
 import { loadCloudflareRanges } from './net/cloudflare.js';
 import { Limiter } from './runner/limiter.js';

@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import type { WebConfig, WebConfigWatcher } from './web-config.js';
+import type { WebConfigWatcher } from './tls-server.js';
+import type { WebConfig } from './web-config.js';
 
 /**
  * The per-request half of `--web.config.file`, in the toolkit's order: rate limit, security

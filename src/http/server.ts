@@ -8,7 +8,7 @@ import type { Plan } from '../runner/plan.js';
 import type { ResultStore } from '../runner/store.js';
 import { webConfigMiddleware } from './auth.js';
 import { renderStatusPage } from './status-page.js';
-import { createTlsServer, type WebConfigWatcher } from './web-config.js';
+import { createTlsServer, type WebConfigWatcher } from './tls-server.js';
 
 export interface HttpDeps {
   readonly metrics: ExporterMetrics;

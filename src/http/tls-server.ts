@@ -1,0 +1,178 @@
+import { statSync } from 'node:fs';
+import type { RequestListener, ServerOptions as HttpServerOptions } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { ConfigError } from '../errors.js';
+import { errorCode, loadWebConfig, normalizeSan, secureContextOptions, type ClientAuthType, type TlsServerSettings, type WebConfig } from './web-config.js';
+
+/**
+ * The TLS side of `--web.config.file`: the HTTPS server, client-certificate checks, and the
+ * watcher that re-reads the file and certificates when they change (web-config.ts validates).
+ */
+
+function clientAuthOptions(mode: ClientAuthType): { requestCert: boolean; rejectUnauthorized: boolean } {
+  return { requestCert: mode !== 'NoClientCert', rejectUnauthorized: mode === 'RequireAndVerifyClientCert' };
+}
+
+/** Why a finished handshake must be dropped under `tls`, or undefined. */
+export function clientCertificateProblem(socket: TLSSocket, tls: TlsServerSettings | undefined): string | undefined {
+  if (!tls || tls.clientAuth === 'NoClientCert' || tls.clientAuth === 'RequestClientCert') return undefined;
+  const peer = socket.getPeerCertificate();
+  const presented = peer !== null && typeof peer === 'object' && Object.keys(peer).length > 0;
+  if (!presented) return tls.clientAuth === 'VerifyClientCertIfGiven' ? undefined : 'no client certificate';
+  if ((tls.clientAuth === 'VerifyClientCertIfGiven' || tls.clientAuth === 'RequireAndVerifyClientCert') && !socket.authorized) {
+    return `client certificate not trusted: ${String(socket.authorizationError)}`;
+  }
+  if (tls.clientAllowedSans) {
+    const sans = parseSubjectAltName(peer.subjectaltname ?? '');
+    if (!sans.some((san) => tls.clientAllowedSans!.includes(san))) return 'client certificate carries none of client_allowed_sans';
+  }
+  return undefined;
+}
+
+/** Node's `subjectaltname` ("DNS:a, IP Address:::1, URI:\"x,y\"") → the values, IPs in Go's form. */
+export function parseSubjectAltName(text: string): string[] {
+  const out: string[] = [];
+  for (const match of text.matchAll(/(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    const [, kind, value] = match as unknown as [string, string, string];
+    const plain = value.startsWith('"') ? (JSON.parse(value) as string) : value;
+    out.push(kind === 'IP Address' ? normalizeSan(plain) : plain);
+  }
+  return out;
+}
+
+
+/** Everything the web config's TLS part looked at, so a change on disk is noticed. */
+function stamp(paths: readonly string[]): string {
+  return paths
+    .map((path) => {
+      try {
+        const s = statSync(path);
+        return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+      } catch (err) {
+        return errorCode(err);
+      }
+    })
+    .join('|');
+}
+
+const tlsIdentity = (tls: TlsServerSettings | undefined): string => JSON.stringify(tls ?? null);
+
+/**
+ * The running web config. The toolkit re-reads the file on every request; this does the
+ * equivalent cheaply: at most once a second (on a new connection or request) it stats the file and
+ * the certificate, key and CA files, and re-reads them when one changed. A new certificate is handed
+ * to the server (`setSecureContext`) for the next handshakes. An invalid new file is logged and the
+ * running one kept; it is tried again every second until it loads (e.g. cert written before key).
+ */
+export class WebConfigWatcher {
+  #config: WebConfig;
+  #stamp: string;
+  #checkedAt: number;
+  #failure: string | undefined;
+  readonly #tlsListeners: Array<(tls: TlsServerSettings) => void> = [];
+
+  constructor(
+    readonly path: string,
+    initial: WebConfig,
+    private readonly logger: Logger,
+    /** Minimum time between two looks at the disk. */
+    private readonly checkEveryMs = 1000,
+  ) {
+    this.#config = initial;
+    this.#stamp = stamp(this.#watched(initial));
+    this.#checkedAt = Date.now();
+  }
+
+  /** Loads and validates `path` (ConfigError on any problem) and logs what it turned on. */
+  static load(path: string, logger: Logger): WebConfigWatcher {
+    const watcher = new WebConfigWatcher(path, loadWebConfig(path), logger);
+    const c = watcher.current;
+    logger.info(
+      { file: path, tls: c.tls !== undefined, http2: false, client_auth: c.tls?.clientAuth, basic_auth_users: c.users.size, headers: Object.keys(c.headers), rate_limit: c.rateLimit },
+      c.tls ? 'TLS is enabled' : 'TLS is disabled',
+    );
+    for (const note of c.notes) logger.info(note);
+    return watcher;
+  }
+
+  get current(): WebConfig {
+    return this.#config;
+  }
+
+  /** Called with the new TLS settings after a change on disk was accepted. */
+  onTlsChange(listener: (tls: TlsServerSettings) => void): void {
+    this.#tlsListeners.push(listener);
+  }
+
+  /** Looks at the disk if the last look is older than a second; returns whether a new config was applied. */
+  refresh(now = Date.now()): boolean {
+    if (now - this.#checkedAt < this.checkEveryMs) return false;
+    this.#checkedAt = now;
+    const current = stamp(this.#watched(this.#config));
+    if (current === this.#stamp && this.#failure === undefined) return false;
+    this.#stamp = current;
+    return this.#reload();
+  }
+
+  #watched(config: WebConfig): string[] {
+    return [this.path, ...(config.tls?.files ?? [])];
+  }
+
+  #reload(): boolean {
+    let next: WebConfig;
+    try {
+      next = loadWebConfig(this.path);
+      if ((next.tls === undefined) !== (this.#config.tls === undefined)) {
+        throw new ConfigError([`tls_server_config: turning TLS ${next.tls ? 'on' : 'off'} needs a restart`], this.path);
+      }
+      if (next.tls && tlsIdentity(next.tls) !== tlsIdentity(this.#config.tls)) {
+        for (const listener of this.#tlsListeners) listener(next.tls);
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (message !== this.#failure) {
+        this.logger.error({ file: this.path, issues: err instanceof ConfigError ? err.issues : undefined }, `web config reload refused, keeping the running one: ${message}`);
+      }
+      this.#failure = message;
+      return false;
+    }
+    const certChanged = next.tls?.cert !== this.#config.tls?.cert;
+    this.#config = next;
+    this.#failure = undefined;
+    // The files may have changed again while being read: stamp what the new config points at.
+    this.#stamp = stamp(this.#watched(next));
+    this.logger.info({ file: this.path, certificate_changed: certChanged, basic_auth_users: next.users.size }, 'web config reloaded');
+    return true;
+  }
+}
+
+/**
+ * The HTTPS server for a web config with TLS: client-auth mode applied, certificates re-read on
+ * change, a plain-HTTP request or a stalled handshake closed instead of left hanging.
+ */
+export function createTlsServer(watcher: WebConfigWatcher, options: HttpServerOptions, listener: RequestListener, logger: Logger): HttpsServer {
+  const tls = watcher.current.tls;
+  if (!tls) throw new Error('createTlsServer: the web config has no TLS');
+  const server = createHttpsServer({ ...options, ...secureContextOptions(tls), ...clientAuthOptions(tls.clientAuth), handshakeTimeout: 10_000 }, listener);
+  // Before the TLS layer takes the socket, so a certificate changed on disk is used for this handshake.
+  server.prependListener('connection', () => void watcher.refresh());
+  watcher.onTlsChange((next) => {
+    server.setSecureContext(secureContextOptions(next));
+    Object.assign(server, clientAuthOptions(next.clientAuth));
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const problem = clientCertificateProblem(socket, watcher.current.tls);
+    if (problem) {
+      logger.debug({ remote: socket.remoteAddress, problem }, 'TLS client refused');
+      socket.destroy();
+    }
+  });
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    // Plain HTTP on the TLS port ends here too ("http request"/"wrong version number").
+    logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+    socket.destroy();
+  });
+  return server;
+}
