@@ -1,11 +1,83 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Aggregator, type CounterConfiguration, type GaugeConfiguration, type MetricType, type Registry } from 'prom-client';
 import { FAILURE_REASONS } from '../errors.js';
+import type { Fact } from '../probes/types.js';
 import type { Plan, PlannedProbe } from '../runner/plan.js';
 import type { ProbeResult } from '../runner/result.js';
 import type { ProbeState, ResultStore } from '../runner/store.js';
 import { FACT_FAMILIES, FACT_NAMES, type FactName } from './facts.js';
 
 type Labels = Record<string, string>;
+type Fill = (set: (labels: Labels, value: number) => void) => void;
+type GaugeAnswer = Awaited<ReturnType<Gauge<string>['get']>>;
+type CounterAnswer = Awaited<ReturnType<Counter<string>['get']>>;
+
+/** Fields prom-client's constructors set on every metric but its type declarations leave out. */
+interface MetricFields {
+  readonly name: string;
+  readonly help: string;
+  readonly type: MetricType;
+  readonly aggregator: Aggregator;
+}
+
+/** What get() answers: the metric's description and the series just computed. */
+function answer(metric: object, values: { labels: Labels; value: number }[]): { name: string; help: string; type: MetricType; aggregator: Aggregator; values: typeof values } {
+  // Read at every scrape: the OpenMetrics registry renames counters (drops `_total`) in place.
+  const { name, help, type, aggregator } = metric as MetricFields;
+  return { name, help, type, aggregator, values };
+}
+
+/**
+ * A gauge whose series are computed at scrape time straight into get()'s answer. The usual way,
+ * `collect() { reset(); set(...) }`, hashes every label set into prom-client's per-metric map and
+ * reads it back: about half of a scrape at 200 instances (docs/performance.md).
+ */
+class CollectedGauge extends Gauge<string> {
+  readonly #fill: Fill;
+
+  constructor(configuration: GaugeConfiguration<string>, fill: Fill) {
+    super(configuration);
+    this.#fill = fill;
+  }
+
+  override async get(): Promise<GaugeAnswer> {
+    const values: { labels: Labels; value: number }[] = [];
+    this.#fill((labels, value) => values.push({ labels, value }));
+    return answer(this, values) as GaugeAnswer;
+  }
+}
+
+/** The same for counters whose totals live in the result store. */
+class CollectedCounter extends Counter<string> {
+  readonly #fill: Fill;
+
+  constructor(configuration: CounterConfiguration<string>, fill: Fill) {
+    super(configuration);
+    this.#fill = fill;
+  }
+
+  override async get(): Promise<CounterAnswer> {
+    const values: { labels: Labels; value: number }[] = [];
+    this.#fill((labels, value) => values.push({ labels, value }));
+    return answer(this, values) as CounterAnswer;
+  }
+}
+
+// Each fact family looks up its facts in every probe's last result; grouped once per result.
+const factsByName = new WeakMap<ProbeResult, Map<FactName, Fact[]>>();
+
+function factsOf(result: ProbeResult, name: FactName): readonly Fact[] {
+  let grouped = factsByName.get(result);
+  if (!grouped) {
+    grouped = new Map();
+    for (const fact of result.facts) {
+      const list = grouped.get(fact.name);
+      if (list) list.push(fact);
+      else grouped.set(fact.name, [fact]);
+    }
+    factsByName.set(result, grouped);
+  }
+  return grouped.get(name) ?? [];
+}
 
 export interface MetricsSource {
   readonly store: ResultStore;
@@ -81,21 +153,12 @@ export class ProbeMetrics {
 
   #eachScheduled(fn: (p: PlannedProbe, state: ProbeState | undefined) => void): void {
     for (const p of this.source.plan().probes) {
-      if (p.skippedBecause === undefined) fn(p, this.source.store.get(p.instance.name, p.probe.name));
+      if (p.skippedBecause === undefined) fn(p, this.source.store.byKey(p.key));
     }
   }
 
-  #gauge(name: string, help: string, labelNames: string[], registers: Registry[], fill: (set: (labels: Labels, value: number) => void) => void): void {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.reset();
-        fill((labels, value) => this.set(labels, value));
-      },
-    });
+  #gauge(name: string, help: string, labelNames: string[], registers: Registry[], fill: Fill): void {
+    new CollectedGauge({ name, help, labelNames, registers }, fill);
   }
 
   #phaseGauge(registers: Registry[]): void {
@@ -117,29 +180,20 @@ export class ProbeMetrics {
   }
 
   #counters(registers: Registry[]): void {
-    const each = this.#eachScheduled.bind(this);
-    new Counter({
-      name: 'gitlab_duo_probe_runs_total',
-      help: 'Runs of the probe, by result.',
-      labelNames: ['gitlab', 'probe', 'result'],
-      registers,
-      collect() {
-        this.reset();
-        each((p, state) => {
-          for (const result of ['success', 'failure'] as const) this.inc({ gitlab: p.instance.name, probe: p.probe.name, result }, state?.runs[result] ?? 0);
-        });
+    new CollectedCounter({ name: 'gitlab_duo_probe_runs_total', help: 'Runs of the probe, by result.', labelNames: ['gitlab', 'probe', 'result'], registers }, (set) =>
+      this.#eachScheduled((p, state) => {
+        for (const result of ['success', 'failure'] as const) set({ gitlab: p.instance.name, probe: p.probe.name, result }, state?.runs[result] ?? 0);
+      }),
+    );
+    new CollectedCounter(
+      {
+        name: 'gitlab_duo_probe_skipped_runs_total',
+        help: 'Scheduled runs not started because the previous run of the probe was still going.',
+        labelNames: [...PROBE_LABELS],
+        registers,
       },
-    });
-    new Counter({
-      name: 'gitlab_duo_probe_skipped_runs_total',
-      help: 'Scheduled runs not started because the previous run of the probe was still going.',
-      labelNames: [...PROBE_LABELS],
-      registers,
-      collect() {
-        this.reset();
-        each((p, state) => this.inc({ gitlab: p.instance.name, probe: p.probe.name }, state?.skipped ?? 0));
-      },
-    });
+      (set) => this.#eachScheduled((p, state) => set({ gitlab: p.instance.name, probe: p.probe.name }, state?.skipped ?? 0)),
+    );
   }
 
   #factGauges(registers: Registry[]): void {
@@ -152,8 +206,8 @@ export class ProbeMetrics {
 
   #emitFacts(name: FactName, p: PlannedProbe, state: ProbeState | undefined, set: (labels: Labels, value: number) => void): void {
     const family = FACT_FAMILIES[name];
-    for (const fact of state?.last?.facts ?? []) {
-      if (fact.name !== name) continue;
+    if (!state?.last) return;
+    for (const fact of factsOf(state.last, name)) {
       const base: Labels = family.perProbe ? { gitlab: p.instance.name, probe: p.probe.name } : { gitlab: p.instance.name };
       const labels: Labels = { ...base };
       for (const label of family.labels) labels[label] = fact.labels?.[label] ?? '';

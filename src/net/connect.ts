@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { request as httpRequest } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, rootCertificates, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, rootCertificates, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { ProbeError } from '../errors.js';
 import type { Recorder } from '../probes/types.js';
 import { asProbeError, describeError, untilDeadline } from './abort.js';
@@ -168,11 +168,15 @@ function startTls(socket: Socket, peer: string, alpn: readonly string[], ctx: Co
     host: servername,
     servername: isIP(servername) ? undefined : servername,
     ALPNProtocols: alpn.length > 0 ? [...alpn] : undefined,
-    ca: ctx.net.ca.length > 0 ? [...rootCertificates, ...ctx.net.ca] : undefined,
+    secureContext: secureContextFor(ctx.net.ca),
     rejectUnauthorized: !ctx.net.insecureSkipVerify,
   });
   const secured = new Promise<TLSSocket>((resolve, reject) => {
-    tls.once('secureConnect', () => resolve(tls));
+    // Node sends the client's Finished only when control returns to the event loop. Resolving at
+    // once lets the caller's next steps (the certificate chain, the HTTP client) run first and
+    // hold it back, so the server would see a longer handshake than the tls phase says and the
+    // request would leave late; one turn of the loop sends it first (docs/performance.md).
+    tls.once('secureConnect', () => setImmediate(() => resolve(tls)));
     tls.once('error', reject);
     tls.once('close', () => reject(new ProbeError('tls', `connection to ${servername} closed during the TLS handshake`)));
   });
@@ -189,6 +193,26 @@ function startTls(socket: Socket, peer: string, alpn: readonly string[], ctx: Co
 }
 
 const NO_APPLICATION_PROTOCOL = 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL';
+
+// A `ca` option makes tls.connect build a new context from Node's ~140 bundled roots plus ours on
+// every connection: ~25 ms of CPU per run, counted in the tls phase (docs/performance.md). The
+// context depends only on the CA list, so one is built per distinct list and shared. Sharing it
+// does not resume sessions: Node's client contexts keep no session cache of their own.
+const MAX_CONTEXTS = 32;
+const secureContexts = new Map<string, SecureContext>();
+
+function secureContextFor(ca: readonly string[]): SecureContext | undefined {
+  if (ca.length === 0) return undefined;
+  const key = ca.join('\n');
+  let context = secureContexts.get(key);
+  if (!context) {
+    // CA lists change only with a config reload; the bound keeps repeated reloads from piling up.
+    if (secureContexts.size >= MAX_CONTEXTS) secureContexts.clear();
+    context = createSecureContext({ ca: [...rootCertificates, ...ca] });
+    secureContexts.set(key, context);
+  }
+  return context;
+}
 
 /** The earliest notAfter in the chain, walking issuers until the self-signed root. */
 export function earliestExpiry(cert: PeerCertificate & { issuerCertificate?: PeerCertificate }): number | undefined {

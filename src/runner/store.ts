@@ -28,6 +28,11 @@ export class ResultStore {
     return this.#states.get(stateKey(instance, probe));
   }
 
+  /** get() by a key made once with stateKey (PlannedProbe.key): /metrics asks per series. */
+  byKey(key: string): ProbeState | undefined {
+    return this.#states.get(key);
+  }
+
   entries(): IterableIterator<[string, ProbeState]> {
     return this.#states.entries();
   }
