@@ -42,4 +42,5 @@ fi
 npm run build
 npm run lint
 npm run typecheck
+npm run audit  # no high or critical advisory in the production dependencies (needs the registry's audit API)
 npx vitest run

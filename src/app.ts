@@ -48,6 +48,9 @@ export async function startApp(options: AppOptions): Promise<App> {
   const env = options.env ?? process.env;
   const webConfig = options.webConfigFile ? WebConfigWatcher.load(options.webConfigFile, logger) : undefined;
   let plan = compile(options.config, env);
+  const listenAddress = options.listenAddress ?? plan.config.web.listen_address;
+  // Checked before the probes start: a bad address must not leave them running with no server.
+  parseListenAddress(listenAddress);
   const store = new ResultStore();
   const metrics = createMetrics({ store, plan: () => plan });
   metrics.reloaded(true);
@@ -100,7 +103,15 @@ export async function startApp(options: AppOptions): Promise<App> {
   }
 
   const server = createHttpServer({ metrics, store, plan: () => plan, reload, logger }, webConfig);
-  await listen(server, options.listenAddress ?? plan.config.web.listen_address);
+  try {
+    await listen(server, listenAddress);
+  } catch (err) {
+    // Nothing would serve /metrics: stop the probes too, or their timers keep the process alive,
+    // probing headless, while its caller has already reported the failure (exit code 2).
+    await scheduler.stop(0);
+    const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+    throw new ConfigError([`web.listen_address: cannot listen on ${listenAddress}: ${code}`], options.listenAddress ? 'command line' : plan.config.source);
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ address: `${host}:${address.port}` }, 'listening');
@@ -130,7 +141,9 @@ function compile(config: Config, env: Env): Plan {
 export function parseListenAddress(address: string): { host: string | undefined; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
   if (!match) throw new ConfigError([`web.listen_address: "${address}" must be [host]:port`], 'command line');
-  return { host: match[1] ?? (match[2] || undefined), port: Number(match[3]) };
+  const port = Number(match[3]);
+  if (port > 65535) throw new ConfigError([`web.listen_address: "${address}": the port must be 0-65535`], 'command line');
+  return { host: match[1] ?? (match[2] || undefined), port };
 }
 
 function listen(server: Server, address: string): Promise<void> {

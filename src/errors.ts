@@ -50,13 +50,26 @@ export class ProbeError extends Error {
 /** A configuration problem; `issues` lists every problem found, each naming its path. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  readonly issues: readonly string[];
 
   constructor(
-    readonly issues: readonly string[],
+    issues: readonly string[],
     readonly source: string,
   ) {
-    super(`invalid configuration (${source}):\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    super(`invalid configuration (${source}):\n${capIssues(issues).map((i) => `  - ${i}`).join('\n')}`);
+    this.issues = capIssues(issues);
   }
+}
+
+// A broken or hostile file can yield hundreds of problems, or quote back a value of megabytes;
+// what reaches a terminal, a log line or a reload answer stays readable and bounded.
+const MAX_ISSUES = 20;
+const MAX_ISSUE_LENGTH = 500;
+
+function capIssues(issues: readonly string[]): string[] {
+  const shown = issues.slice(0, MAX_ISSUES).map((i) => (i.length > MAX_ISSUE_LENGTH ? `${i.slice(0, MAX_ISSUE_LENGTH - 1)}…` : i));
+  if (issues.length > MAX_ISSUES) shown.push(`… and ${issues.length - MAX_ISSUES} more`);
+  return shown;
 }
 
 export function isFailureReason(value: unknown): value is FailureReason {

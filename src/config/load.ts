@@ -1,6 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { scrub } from '../gitlab/text.js';
+import { loadCloudflareRanges } from '../net/cloudflare.js';
 import { PROBES } from '../probes/index.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { formatZodIssues } from './issues.js';
@@ -29,14 +31,52 @@ export function parseConfigText(text: string, source: string, options: LoadOptio
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
-      doc.errors.map((e) => `YAML line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
+      doc.errors.map((e) => `YAML line ${e.linePos?.[0]?.line ?? '?'}: ${scrub(e.message.split('\n')[0] ?? '')}`),
       source,
     );
   }
+  let plain: unknown;
+  try {
+    plain = doc.toJS() ?? {};
+  } catch (err) {
+    // Not a syntax error but still the file's: an alias bomb ("billion laughs") is refused here.
+    throw new ConfigError([`(root): the YAML cannot be read: ${scrub(err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err))}`], source);
+  }
   const issues: string[] = [];
-  const substituted = substituteEnv(doc.toJS() ?? {}, options.env ?? process.env, '', issues);
+  const inserted: Array<[string, string]> = [];
+  const substituted = substituteEnv(plain, options.env ?? process.env, '', issues, inserted);
   if (issues.length > 0) throw new ConfigError(issues, source);
-  return buildConfig(substituted, source, options);
+  const fromSecretVariables = inserted.filter(([name]) => SECRET_VARIABLE.test(name)).map(([, value]) => value);
+  return scrubbedErrors([...fromSecretVariables, ...inlineTokens(substituted)], () => buildConfig(substituted, source, options));
+}
+
+// Variables whose values must never be quoted back (paths and URLs from others still are).
+const SECRET_VARIABLE = /TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|KEY/i;
+
+/**
+ * Config errors quote what was written ("5 minutes" is not a duration), and a value may be a token:
+ * a `${GITLAB_DUO_TOKEN}` under the wrong key, a token pasted on the wrong line. Before an error
+ * leaves, the values of secret-named variables, every inline token and anything shaped like a
+ * GitLab token are cut out of it.
+ */
+function scrubbedErrors<T>(secrets: readonly string[], build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      err.issues.map((issue) => scrub(issue, secrets)),
+      err.source,
+    );
+  }
+}
+
+function inlineTokens(document: unknown): string[] {
+  const instances = (document as { instances?: unknown } | null)?.instances;
+  if (!Array.isArray(instances)) return [];
+  return instances.flatMap((instance: unknown) =>
+    ['admin_token', 'duo_user_token'].map((key) => (instance as Record<string, unknown> | null)?.[key]).filter((v): v is string => typeof v === 'string'),
+  );
 }
 
 /**
@@ -52,7 +92,8 @@ export function configFromEnv(options: LoadOptions = {}): Config {
   copyIfSet(env, 'GITLAB_DUO_TOKEN', instance, 'duo_user_token');
   copyIfSet(env, 'GITLAB_DUO_TOKEN_FILE', instance, 'duo_user_token_file');
   try {
-    return buildConfig({ instances: [instance] }, 'environment', options);
+    const tokens = ['GITLAB_ADMIN_TOKEN', 'GITLAB_DUO_TOKEN'].map((name) => env[name]).filter((v): v is string => !!v);
+    return scrubbedErrors(tokens, () => buildConfig({ instances: [instance] }, 'environment', options));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Name the variable the user set, not the config path it stands for.
@@ -80,6 +121,7 @@ function buildConfig(input: unknown, source: string, options: LoadOptions): Conf
   const issues: string[] = [];
   const instances = raw.instances.map((inst, i) => resolveInstance(inst, raw, `instances[${i}]`, issues, options));
   checkUniqueNames(instances, issues);
+  if (raw.cloudflare_ranges_file !== undefined) checkCloudflareRanges(raw.cloudflare_ranges_file, issues);
   if (issues.length > 0) throw new ConfigError(issues, source);
   return {
     instances,
@@ -95,7 +137,7 @@ function resolveInstance(raw: RawInstance, config: RawConfig, path: string, issu
   const { name, admin_token, admin_token_file, duo_user_token, duo_user_token_file, ...rest } = raw;
   return {
     ...rest,
-    name: name ?? raw.url?.replace(/^https?:\/\//, '').replace(/[/:].*$/, '') ?? 'default',
+    name: name ?? nameFromUrl(raw.url) ?? 'default',
     adminToken: readToken(admin_token, admin_token_file, `${path}.admin_token`, issues, options),
     duoUserToken: readToken(duo_user_token, duo_user_token_file, `${path}.duo_user_token`, issues, options),
     caPem: raw.tls.ca_file === undefined ? undefined : readCa(raw.tls.ca_file, `${path}.tls.ca_file`, issues),
@@ -158,6 +200,25 @@ function resolveProbeSettings(
     settings[probe.name] = { enabled: merged.enabled ?? true, schedule, timeoutMs, required: merged.required ?? probe.required };
   }
   return settings;
+}
+
+/**
+ * The `gitlab` label of an instance without a name: its URL's host. Taken from the parsed URL, not
+ * the text, which cut at the first ':' or '/' and so kept userinfo: `https://<token>@host` named
+ * the instance after the token, on every series and in the report title.
+ */
+function nameFromUrl(url: string | undefined): string | undefined {
+  return url === undefined ? undefined : (URL.parse(url)?.hostname ?? undefined);
+}
+
+/** Read again when the plan is built; checked here so that --config.check and a reload catch it. */
+function checkCloudflareRanges(file: string, issues: string[]): void {
+  try {
+    loadCloudflareRanges(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    issues.push(`cloudflare_ranges_file: ${code ? `cannot read ${file}: ${code}` : err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function checkUniqueNames(instances: readonly InstanceConfig[], issues: string[]): void {

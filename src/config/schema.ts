@@ -10,17 +10,39 @@ export { DEFAULT_ENDPOINTS, DEFAULT_LISTEN_ADDRESS };
 
 export type Schedule = { readonly kind: 'every'; readonly ms: number } | { readonly kind: 'cron'; readonly expression: string };
 
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms === 0) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 500ms, 30s, 5m, 1h)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+/**
+ * The longest delay a Node.js timer takes (2^31 - 1 ms, about 24.8 days). A longer one is not
+ * refused by Node: it is set to 1 ms with a warning, so an `interval: 30d` would run the probe
+ * every millisecond (a billable completion each time) and a `timeout: 30d` would end every run at
+ * once. Intervals and timeouts become timers, so they are held to it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+const tooLongForATimer = (text: string): string => `"${text}" is longer than 24d, the longest delay a timer can wait`;
+
+/** A duration in ms, at most `maxMs` (beyond MAX_SAFE_INTEGER, arithmetic on it is not exact). */
+const durationUpTo = (maxMs: number, tooLong: (text: string) => string) =>
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined || ms === 0) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 500ms, 30s, 5m, 1h)` });
+      return z.NEVER;
+    }
+    if (ms > maxMs) {
+      ctx.addIssue({ code: 'custom', message: tooLong(text) });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const duration = durationUpTo(Number.MAX_SAFE_INTEGER, (text) => `"${text}" is too long`);
+const timerDuration = durationUpTo(MAX_TIMER_MS, tooLongForATimer);
 
 const schedule = z.string().transform((text, ctx): Schedule => {
   const ms = parseDuration(text);
+  if (ms !== undefined && ms > MAX_TIMER_MS) {
+    ctx.addIssue({ code: 'custom', message: tooLongForATimer(text) });
+    return z.NEVER;
+  }
   if (ms !== undefined && ms > 0) return { kind: 'every', ms };
   if (text.trim().includes(' ') && isValidCron(text)) return { kind: 'cron', expression: text };
   ctx.addIssue({ code: 'custom', message: `"${text}" is neither a duration (30s, 5m) nor a cron expression (*/5 * * * *)` });
@@ -30,7 +52,7 @@ const schedule = z.string().transform((text, ctx): Schedule => {
 const probeOverride = z.strictObject({
   enabled: z.boolean().optional(),
   interval: schedule.optional(),
-  timeout: duration.optional(),
+  timeout: timerDuration.optional(),
   /** Whether the probe counts towards gitlab_duo_ready. */
   required: z.boolean().optional(),
 });
@@ -39,9 +61,16 @@ export type ProbeOverride = z.output<typeof probeOverride>;
 const probeOverrides = z.partialRecord(z.enum(PROBE_NAMES), probeOverride).default({});
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
+// Five digits pass the patterns below; a port past 65535 then failed only at connect or listen
+// time (for listen: after the probes had started, so the process never exited).
+const PORT_RANGE = 'the port must be 0-65535';
+const portInRange = (text: string): boolean => Number(/:(\d+)$/.exec(text)?.[1] ?? 0) <= 65535;
+
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port (no scheme), e.g. duo-workflow-svc.runway.gitlab.net:443');
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port (no scheme), e.g. duo-workflow-svc.runway.gitlab.net:443')
+  .refine(portInRange, PORT_RANGE);
 
 const tls = z.strictObject({
   ca_file: z.string().min(1).optional(),
@@ -66,7 +95,9 @@ const thresholds = z.strictObject({
   license_sync_max_age: duration.default(72 * 3_600_000),
   min_version: z
     .string()
-    .regex(/^\d+\.\d+(\.\d+)?$/, 'must be a version such as "17.2" or "17.2.1"')
+    // At most 4 digits a part, as parseVersion reads GitLab's versions: a longer one passed here
+    // and then made the version probe fail with `internal` on every run.
+    .regex(/^\d{1,4}\.\d{1,4}(\.\d{1,4})?$/, 'must be a version such as "17.2" or "17.2.1"')
     .default('17.2'),
 });
 
@@ -107,7 +138,11 @@ export const rawConfigSchema = z.strictObject({
   defaults: z.strictObject({ probes: probeOverrides }).default({ probes: {} }),
   web: z
     .strictObject({
-      listen_address: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be [host]:port').default(DEFAULT_LISTEN_ADDRESS),
+      listen_address: z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be [host]:port')
+        .refine(portInRange, PORT_RANGE)
+        .default(DEFAULT_LISTEN_ADDRESS),
     })
     .default({ listen_address: DEFAULT_LISTEN_ADDRESS }),
   log: z.strictObject({ level: logLevel.default('info'), format: logFormat.default('json') }).default({ level: 'info', format: 'json' }),

@@ -77,7 +77,14 @@ export function openCable(options: CableOptions): CableSession {
   });
   ws.on('open', () => resolveUpgrade());
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    const outcome = interpretFrame(data, isBinary, options.secrets, options.tokenName);
+    // A throw in this listener would surface from the socket as an uncaught exception and end the
+    // process: whatever the server sent, it becomes this run's failure, nothing more.
+    let outcome: FrameOutcome;
+    try {
+      outcome = interpretFrame(data, isBinary, options.secrets, options.tokenName);
+    } catch (err) {
+      outcome = new ProbeError('websocket_protocol', `a frame that could not be read: ${quote(describeError(err), options.secrets, 80)}`);
+    }
     if (outcome === 'welcome') resolveWelcome();
     else if (outcome instanceof ProbeError) fail(outcome);
   });
@@ -136,7 +143,17 @@ export function interpretFrame(data: RawData, isBinary: boolean, secrets: readon
       const who = tokenName ? `GitLab rejected the ${tokenName} (invalid, expired or revoked)` : 'GitLab refused an anonymous connection';
       return new ProbeError('auth', `ActionCable disconnected: unauthorized — ${who}`);
     }
-    return new ProbeError('websocket_protocol', `ActionCable disconnected before welcome (reason ${quote(String(reason ?? 'none'), secrets, 40)})`);
+    return new ProbeError('websocket_protocol', `ActionCable disconnected before welcome (reason ${quote(shown(reason ?? 'none'), secrets, 40)})`);
   }
-  return new ProbeError('websocket_protocol', `unexpected ActionCable message type "${quote(String(type), secrets, 40)}" before welcome`);
+  return new ProbeError('websocket_protocol', `unexpected ActionCable message type "${quote(shown(type), secrets, 40)}" before welcome`);
+}
+
+/**
+ * A JSON value for a message without String(): on an array nested 20 000 deep (a 40 KB frame)
+ * String() recurses until the stack overflows.
+ */
+function shown(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return '(an array)';
+  return value === null ? 'null' : '(an object)';
 }

@@ -61,7 +61,7 @@ export function extractGitLabMessage(json: unknown, secrets: readonly string[]):
   const body = json as Record<string, unknown>;
   const parts: string[] = [];
   if (typeof body.message === 'string') parts.push(body.message);
-  else if (body.message !== undefined && body.message !== null) parts.push(JSON.stringify(body.message));
+  else if (body.message !== undefined && body.message !== null) parts.push(structured(body.message));
   if (typeof body.error === 'string') parts.push(body.error);
   if (typeof body.error_description === 'string') parts.push(body.error_description);
   if (typeof body.detail === 'string') parts.push(body.detail);
@@ -72,4 +72,17 @@ export function extractGitLabMessage(json: unknown, secrets: readonly string[]):
     }
   }
   return quote(parts.join('; '), secrets);
+}
+
+/**
+ * A structured `message` (Grape's validation errors hash) as JSON. JSON.stringify recurses: a
+ * hostile answer nested 10 000 deep made it throw, and the probe report `internal` instead of
+ * the status it got.
+ */
+function structured(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return '(a message too deeply nested to show)';
+  }
 }

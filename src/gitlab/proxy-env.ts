@@ -1,3 +1,4 @@
+import { constants as fsConstants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProbeError } from '../errors.js';
@@ -35,7 +36,11 @@ export async function readProxyEnv(dir: string, signal: AbortSignal): Promise<En
 async function readSmallFile(path: string): Promise<string | undefined> {
   let handle;
   try {
-    handle = await open(path, 'r');
+    // O_NONBLOCK: open(2) on a FIFO (or a device) would wait for a writer, inside one of libuv's
+    // four pool threads, for good; four such runs stall every file read and DNS lookup of the
+    // daemon. Non-blocking, it returns at once and the isFile() check below skips it. Regular
+    // files read the same either way.
+    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     // Unreadable is not "unset": reporting it as unset would invent a difference.

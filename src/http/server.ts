@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import { buildReport } from '../report/report.js';
@@ -22,6 +22,7 @@ export interface HttpDeps {
 /** The exporter's HTTP surface. No route takes a target or a token from the caller. */
 export function createHttpServer(deps: HttpDeps, webConfig?: WebConfigWatcher): Server {
   const app = express();
+  app.use(limitBody);
   // --web.config.file: rate limit, security headers and basic auth come first, for every route.
   if (webConfig) app.use(webConfigMiddleware(webConfig, deps.logger));
   app.disable('x-powered-by');
@@ -38,6 +39,24 @@ export function createHttpServer(deps: HttpDeps, webConfig?: WebConfigWatcher): 
   const server = webConfig?.current.tls ? createTlsServer(webConfig, options, app, deps.logger) : createServer(options, app);
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+// No route takes a request body, but Node reads and drops any body it is sent to keep the
+// connection usable: a caller could stream gigabytes into /-/reload. A declared body past this is
+// refused (413, connection closed); an undeclared one (chunked) loses its connection once past it.
+const MAX_BODY_BYTES = 64 * 1024;
+
+function limitBody(req: Request, res: Response, next: NextFunction): void {
+  if (Number(req.get('content-length') ?? 0) > MAX_BODY_BYTES) {
+    res.status(413).set('Connection', 'close').type('text/plain').send('Request body too large.\n');
+    return;
+  }
+  let received = 0;
+  req.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > MAX_BODY_BYTES) req.socket.destroy();
+  });
+  next();
 }
 
 async function serveMetrics(req: Request, res: Response, deps: HttpDeps): Promise<void> {

@@ -26,6 +26,17 @@ export interface TimedResponse {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /**
+ * The body went past `maxBodyBytes`. Still `unexpected_response`, but typed: the exchange itself
+ * worked (status and headers arrived), which a probe judging the protocol must not confuse with
+ * a request that broke off.
+ */
+export class BodyTooLargeError extends ProbeError {
+  constructor(where: string, maxBytes: number) {
+    super('unexpected_response', `${where}: response body exceeds ${maxBytes} bytes`);
+  }
+}
+
+/**
  * One HTTP(S) request on a fresh connection, timed phase by phase (dns, connect, proxy_connect,
  * tls, first_byte, transfer). No keep-alive and no redirects: each run measures the whole path,
  * as blackbox_exporter does, and a redirect is reported as the status it is.
@@ -99,7 +110,7 @@ async function readCapped(
       size += chunk.length;
       if (size > maxBytes) {
         body.destroy();
-        throw new ProbeError('unexpected_response', `${where}: response body exceeds ${maxBytes} bytes`);
+        throw new BodyTooLargeError(where, maxBytes);
       }
       chunks.push(chunk);
     }

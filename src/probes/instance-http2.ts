@@ -1,5 +1,5 @@
 import { ProbeError } from '../errors.js';
-import { timedRequest, type TimedResponse } from '../net/http-request.js';
+import { BodyTooLargeError, timedRequest, type TimedResponse } from '../net/http-request.js';
 import { instanceUrl, needsInstance } from '../gitlab/availability.js';
 import { recordHttpFacts } from './shared/http-facts.js';
 import { defineProbe, type ProbeContext } from './types.js';
@@ -49,7 +49,8 @@ async function requestOverH2(url: URL, ctx: ProbeContext): Promise<TimedResponse
   try {
     return await timedRequest({ url, method: 'GET', alpn: ['h2', 'http/1.1'] }, ctx);
   } catch (err) {
-    if (err instanceof ProbeError && err.reason === 'unexpected_response') {
+    // A body past the cap came over a working HTTP/2 exchange: that is no downgrade.
+    if (err instanceof ProbeError && err.reason === 'unexpected_response' && !(err instanceof BodyTooLargeError)) {
       throw new ProbeError('http2_not_negotiated', `the HTTP/2 request did not complete: ${err.message}`, { cause: err });
     }
     throw err;

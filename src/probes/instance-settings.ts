@@ -36,7 +36,9 @@ export const instanceSettings = defineProbe({
     recordFacts(ctx, settings);
     const problems = judge(settings);
     if (problems.length > 0) throw new ProbeError('requirement_not_met', problems.join('; '));
-    ctx.record.note(`Silent Mode off, Duo ${settings.duo_availability ?? 'on'}${settings.instance_level_ai_beta_features_enabled ? ', beta features on' : ''}`);
+    // duo_availability is GitLab's text: quoted (scrubbed, short) like every other value it sends.
+    const availability = quote(settings.duo_availability ?? 'on', secretsOf(ctx.instance), 40);
+    ctx.record.note(`Silent Mode off, Duo ${availability}${settings.instance_level_ai_beta_features_enabled ? ', beta features on' : ''}`);
   },
 });
 

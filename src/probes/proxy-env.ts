@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ProbeError } from '../errors.js';
-import { asProbeError } from '../net/abort.js';
+import { asProbeError, timeoutError } from '../net/abort.js';
 import { effective, exporterProxy, PROXY_VARIABLES, readProxyEnv, type EnvValues } from '../gitlab/proxy-env.js';
 import { joinCapped } from '../gitlab/text.js';
 import { defineProbe, type ProbeContext } from './types.js';
@@ -28,10 +28,10 @@ export const proxyEnv = defineProbe({
   async run(ctx: ProbeContext) {
     const { rails_env_dir: railsDir, workhorse_env_dir: workhorseDir } = ctx.instance.proxy_env;
     const rails = await readProxyEnv(railsDir, ctx.signal).catch((err: unknown) => {
-      throw asProbeError(err, 'internal', `reading ${railsDir}`);
+      throw readFailure(err, railsDir, ctx.signal);
     });
     const workhorse = await readProxyEnv(workhorseDir, ctx.signal).catch((err: unknown) => {
-      throw asProbeError(err, 'internal', `reading ${workhorseDir}`);
+      throw readFailure(err, workhorseDir, ctx.signal);
     });
     const differences = compare(rails, workhorse, ctx);
     ctx.record.fact('gitlab_duo_proxy_env_consistent', differences.length === 0 ? 1 : 0);
@@ -40,6 +40,12 @@ export const proxyEnv = defineProbe({
     ctx.record.note(`Rails, Workhorse and the exporter agree (HTTPS_PROXY ${https.shown})`);
   },
 });
+
+/** The deadline stops the reading (signal.throwIfAborted): a timeout, not an exporter bug. */
+function readFailure(err: unknown, dir: string, signal: AbortSignal): ProbeError {
+  if (signal.aborted && !(err instanceof ProbeError)) return timeoutError(`reading ${dir}`);
+  return asProbeError(err, 'internal', `reading ${dir}`);
+}
 
 function compare(rails: EnvValues, workhorse: EnvValues, ctx: ProbeContext): string[] {
   const differences: string[] = [];

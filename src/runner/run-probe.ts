@@ -29,7 +29,7 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
   const start = performance.now();
   const deadline = startedAt + req.settings.timeoutMs;
   const timer = AbortSignal.timeout(req.settings.timeoutMs);
-  const signal = req.cancel ? AbortSignal.any([timer, req.cancel]) : timer;
+  const { signal, release } = req.cancel ? either(timer, req.cancel) : { signal: timer, release: () => undefined };
   const record = new RunRecorder(req.probe.phases);
   let failure: ProbeError | undefined;
   try {
@@ -41,6 +41,8 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
     if (failure.reason === 'timeout' && hung && !failure.message.includes(` ${hung}`)) {
       failure = new ProbeError('timeout', `${failure.message} (in phase ${hung})`, { cause: failure });
     }
+  } finally {
+    release();
   }
   record.close();
   return {
@@ -59,6 +61,29 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
     phases: record.snapshot(),
     facts: record.facts,
     retryAfterSeconds: failure?.retryAfterSeconds,
+  };
+}
+
+/**
+ * A signal that aborts when `a` or `b` does, and lets go of both when released. Not
+ * AbortSignal.any(): every call leaves an entry on its source signals until they abort
+ * (nodejs/node#55351, still so on Node 20), and `cancel` lives as long as the scheduler, so each
+ * run kept ~60 bytes for good (the soak's heap trend, docs/reliability.md).
+ */
+function either(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  const onA = (): void => controller.abort(a.reason);
+  const onB = (): void => controller.abort(b.reason);
+  if (a.aborted) onA();
+  else if (b.aborted) onB();
+  a.addEventListener('abort', onA, { once: true });
+  b.addEventListener('abort', onB, { once: true });
+  return {
+    signal: controller.signal,
+    release: () => {
+      a.removeEventListener('abort', onA);
+      b.removeEventListener('abort', onB);
+    },
   };
 }
 
