@@ -1,18 +1,9 @@
 /** Small statistics for the reliability figures; inputs are plain arrays of numbers. */
 
-/** The p-quantile (0..1), linear between closest ranks; NaN for no data. */
-export function quantile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = p * (sorted.length - 1);
-  const low = Math.floor(rank);
-  const high = Math.ceil(rank);
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low);
-}
+import { mean } from '../../bench/lib/stats.js';
 
-export function mean(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
-}
+// Shared with the benchmarks: one definition of a quantile and of how milliseconds print.
+export { mean, ms, quantile } from '../../bench/lib/stats.js';
 
 export function max(values: readonly number[]): number {
   return values.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY);
@@ -50,13 +41,6 @@ export function trend(xs: readonly number[], ys: readonly number[]): { slope: nu
     spread += (xs[i]! - mx) ** 2;
   }
   return { slope: b, se: Math.sqrt(residuals / (n - 2) / spread) };
-}
-
-export function ms(value: number): string {
-  if (!Number.isFinite(value)) return 'n/a';
-  if (Math.abs(value) < 10) return value.toFixed(2);
-  if (Math.abs(value) < 100) return value.toFixed(1);
-  return value.toFixed(0);
 }
 
 export function mib(bytes: number): string {
