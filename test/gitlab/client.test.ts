@@ -6,17 +6,10 @@ import { apiRequest, ensureOk, MAX_API_BODY_BYTES, parseBody } from '../../src/g
 import { getMetadata } from '../../src/gitlab/rest.js';
 import { ProbeError } from '../../src/errors.js';
 import { ADMIN_TOKEN, apiContext, json, startFakeGitLab, type FakeReply } from './helpers.js';
+import { failure } from '../helpers/failure.js';
 
 /** The REST/GraphQL client against a real HTTPS server on 127.0.0.1 (through a `resolve:` pin). */
 
-async function failure(promise: Promise<unknown>): Promise<ProbeError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProbeError);
-  return err as ProbeError;
-}
 
 describe('REST calls', () => {
   it('sends the token as Bearer, under a relative URL root, and times the exchange as `api`', async () => {

@@ -3,6 +3,7 @@ import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse }
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -65,6 +66,14 @@ function manage(server: NetServer, extraClose?: () => void): { close: () => Prom
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  return { close: closeOnTestEnd(server, sockets, extraClose) };
+}
+
+/**
+ * Closes `server` once, destroying every socket in `sockets`, and registers that close with the
+ * running test. Resolves when the destroyed sockets have closed, so leak checks see settled counts.
+ */
+export function closeOnTestEnd(server: NetServer, sockets: ReadonlySet<Duplex>, extraClose?: () => void): () => Promise<void> {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -74,13 +83,12 @@ function manage(server: NetServer, extraClose?: () => void): { close: () => Prom
       const open = [...sockets];
       for (const socket of open) socket.destroy();
       await closed;
-      // Let 'close' of the destroyed sockets run, so handle counts are settled for leak checks.
       await Promise.all(open.map((s) => (s.closed ? undefined : once(s, 'close').catch(() => undefined))));
     })();
     return closing;
   };
   onTestFinished(close);
-  return { close };
+  return close;
 }
 
 async function listenOnce(server: NetServer, port: number, host: string): Promise<void> {

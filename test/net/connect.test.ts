@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ProbeError } from '../../src/errors.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { earliestExpiry, openConnection, type Endpoint } from '../../src/net/connect.js';
 import type { NetOptions, ProxySettings } from '../../src/net/options.js';
@@ -11,6 +10,7 @@ import { RunRecorder } from '../../src/runner/recorder.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 import { baselineSocketCount, LOOPBACK, settledSocketCount, startHttpsServer } from '../helpers/servers.js';
 import { createPki, type TestPki } from '../helpers/tls.js';
+import { failure } from '../helpers/failure.js';
 
 /** openConnection: DNS, TCP, the CONNECT tunnel and TLS, each timed and classified. */
 
@@ -37,14 +37,6 @@ function ctx(options: { proxy?: ProxySettings; resolve?: Record<string, string>;
 
 const proxyAt = (url: string, noProxy: string[] = []): ProxySettings => ({ url: new URL(url), noProxy });
 
-async function failure(promise: Promise<unknown>): Promise<ProbeError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProbeError);
-  return err as ProbeError;
-}
 
 /** A raw TCP server whose `onConnection` writes what the test wants, byte for byte. */
 async function rawServer(onConnection: (socket: Socket, firstChunk: Buffer) => void): Promise<number> {

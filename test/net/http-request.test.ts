@@ -1,7 +1,6 @@
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ProbeError } from '../../src/errors.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { timedRequest } from '../../src/net/http-request.js';
 import type { NetOptions } from '../../src/net/options.js';
@@ -9,6 +8,7 @@ import { RunRecorder } from '../../src/runner/recorder.js';
 import { PHASES } from '../../src/probes/types.js';
 import { baselineSocketCount, LOOPBACK, settledSocketCount, startHttpsServer } from '../helpers/servers.js';
 import { createPki, type TestPki } from '../helpers/tls.js';
+import { failure } from '../helpers/failure.js';
 
 /** timedRequest on its own: one request on a fresh connection, timed, bounded by the signal. */
 
@@ -34,14 +34,6 @@ function context(port: number, timeoutMs = 2000, extra: Partial<NetOptions> = {}
   return { net: net(port, extra), signal: AbortSignal.timeout(timeoutMs), record: new RunRecorder(PHASES) };
 }
 
-async function failure(promise: Promise<unknown>): Promise<ProbeError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProbeError);
-  return err as ProbeError;
-}
 
 describe('timedRequest', () => {
   it.each(['h2', 'http/1.1'] as const)('GET over %s returns status, headers and body, and times every phase', async (alpn) => {

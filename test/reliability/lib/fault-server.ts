@@ -1,13 +1,11 @@
-import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { constants as h2, createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { onTestFinished } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { seededRandom } from '../../../reliability/lib/prng.js';
-import { LOOPBACK, type KeyAndChain } from '../../helpers/servers.js';
+import { closeOnTestEnd, LOOPBACK, type KeyAndChain } from '../../helpers/servers.js';
 import { shapeKeyFor, type Shapes } from './shapes.js';
 
 /**
@@ -198,7 +196,7 @@ export async function startFaultServer(options: { cert: KeyAndChain; fault: AppF
   server.on('sessionError', () => undefined);
   server.on('connection', (socket: Socket) => socket.on('error', () => undefined));
   const port = await listenLoopback(server);
-  const close = closer(server, sockets, () => {
+  const close = closeOnTestEnd(server, sockets, () => {
     for (const timer of timers) clearInterval(timer);
     timers.clear();
     wss.close();
@@ -287,7 +285,7 @@ export async function startGarbageServer(seed = 6): Promise<{ port: number; acce
     socket.write(Buffer.from(Array.from({ length: 2048 }, (_v, i) => (i === 0 ? 0x47 : rng.int(256)))));
   });
   const port = await listenLoopback(server);
-  return { port, accepted: () => accepted, close: closer(server, sockets) };
+  return { port, accepted: () => accepted, close: closeOnTestEnd(server, sockets) };
 }
 
 function track(socket: Duplex, sockets: Set<Duplex>): void {
@@ -306,21 +304,3 @@ async function listenLoopback(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** Close once, destroying every accepted socket, and register that close with the running test. */
-function closer(server: Server, sockets: Set<Duplex>, extra?: () => void): () => Promise<void> {
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      extra?.();
-      const closed = server.listening ? once(server, 'close') : Promise.resolve([]);
-      server.close();
-      const open = [...sockets];
-      for (const socket of open) socket.destroy();
-      await closed;
-      await Promise.all(open.map((s) => (s.closed ? undefined : once(s, 'close').catch(() => undefined))));
-    })();
-    return closing;
-  };
-  onTestFinished(close);
-  return close;
-}
