@@ -12,7 +12,10 @@ export interface SchedulerOptions {
   readonly onResult: (planned: PlannedProbe, result: ProbeResult) => void;
   /** Called when a tick finds the previous run still going. */
   readonly onSkip: (planned: PlannedProbe) => void;
-  /** The first run of each probe starts after random() × min(interval, maxStartJitterMs). */
+  /**
+   * The first run of each probe starts after random() × min(interval, maxStartJitterMs); later runs
+   * of a fixed-rate probe follow its slot (slotOffsetMs), not the first run.
+   */
   readonly maxStartJitterMs?: number;
   readonly random?: () => number;
 }
@@ -30,9 +33,9 @@ interface Job {
 const DEFAULT_MAX_JITTER_MS = 10_000;
 
 /**
- * Runs each planned probe on its own schedule: a fixed-rate timer for durations (no drift: the
- * next tick is computed from the first one), node-cron for cron expressions. A tick that finds the
- * previous run still going is skipped and counted, never queued.
+ * Runs each planned probe on its own schedule: a fixed-rate timer for durations (no drift: every
+ * tick after the first is a slot of the probe's grid, see slotOffsetMs), node-cron for cron
+ * expressions. A tick that finds the previous run still going is skipped and counted, never queued.
  */
 export class Scheduler {
   readonly #jobs: Job[];
@@ -79,23 +82,18 @@ export class Scheduler {
   }
 
   #armFixedRate(job: Job, firstAt: number, intervalMs: number): void {
-    let tick = 0;
-    const arm = (): void => {
+    const { instance, probe, settings } = job.planned;
+    const offsetMs = slotOffsetMs(instance.name, probe.name, intervalMs);
+    const arm = (due: number, isFirst: boolean): void => {
       if (this.#stopped) return;
-      let due = firstAt + tick * intervalMs;
-      // After a long stall (suspended VM, blocked loop) skip the missed ticks instead of bursting.
       const now = Date.now();
-      if (due < now - intervalMs) {
-        tick += Math.floor((now - due) / intervalMs);
-        due = firstAt + tick * intervalMs;
-      }
+      const at = skipMissedTicks(due, now, intervalMs);
       job.timer = setTimeout(() => {
-        tick++;
-        this.#tick(job, due);
-        arm();
-      }, Math.max(0, due - now));
+        this.#tick(job, at);
+        arm(isFirst ? secondRunAt(at, intervalMs, offsetMs, settings.timeoutMs) : at + intervalMs, false);
+      }, Math.max(0, at - now));
     };
-    arm();
+    arm(firstAt, true);
   }
 
   #tick(job: Job, scheduledAt: number): void {
@@ -127,4 +125,64 @@ export class Scheduler {
     if (result.retryAfterSeconds !== undefined) job.notBefore = Date.now() + result.retryAfterSeconds * 1000;
     if (!this.#stopped || result.success) this.#options.onResult(planned, result);
   }
+}
+
+/**
+ * Where a fixed-rate probe's steady runs fall: slots at offsetMs + k·interval from the Unix epoch,
+ * with offsetMs = FNV-1a 64 of (instance, probe, interval) mod interval, as Prometheus spreads its
+ * scrape targets (hash % interval). Why: if the phase came from the first run, every probe of every
+ * instance would keep the phase of the start-up jitter window (10 s by default) and all 30 s probes
+ * would come due in the same 10 s of every 30 s (start lag in bursts, docs/performance.md); a hash
+ * spreads them over the whole interval. Why a hash and epoch alignment rather than a random phase:
+ * a restart or reload puts each probe back on the same slot. The interval is part of the key so
+ * that changing it reshuffles the probe rather than keeping a phase chosen for another period.
+ */
+export function slotOffsetMs(instance: string, probe: string, intervalMs: number): number {
+  // Instance and probe names never contain NUL, so ("ab", "c") and ("a", "bc") stay distinct keys.
+  return Number(fnv1a64(`${instance}\0${probe}\0${intervalMs}`) % BigInt(intervalMs));
+}
+
+/** The first slot (offsetMs + k·interval) at or after time `t` (Unix ms). */
+export function slotAtOrAfter(t: number, intervalMs: number, offsetMs: number): number {
+  return t + nonNegativeMod(offsetMs - t, intervalMs);
+}
+
+/**
+ * When the second run is due, moving the probe from its first run (soon after start) onto its slot
+ * grid: the first slot at least `timeoutMs` after the first run's scheduled time, so the gap is in
+ * [timeout, timeout + interval).
+ * - Upper bound: the gap stays below interval + timeout, the detection bound ("a probe notices a
+ *   fault within one interval plus its timeout"), because a slot comes once per interval.
+ * - Lower bound: a run ends by its deadline, so the first run is over by then and this tick is
+ *   not counted as a skipped run (which users alert on) unless the run waited for a concurrency
+ *   slot. timeout is the largest minimum the upper bound allows; a shorter one such as
+ *   min(interval/2, timeout) differs only when timeout > interval/2, and then a run longer than
+ *   interval/2 but within its deadline (fine at the steady rate) could be skipped here.
+ *   With the default settings (every timeout ≤ interval/2) both rules give the same slot.
+ */
+export function secondRunAt(firstAt: number, intervalMs: number, offsetMs: number, timeoutMs: number): number {
+  return slotAtOrAfter(firstAt + timeoutMs, intervalMs, offsetMs);
+}
+
+/**
+ * After a long stall (suspended VM, blocked loop) the latest missed tick instead of a burst of all
+ * of them. Moves by whole intervals, so a tick on the slot grid stays on it.
+ */
+function skipMissedTicks(due: number, now: number, intervalMs: number): number {
+  if (due >= now - intervalMs) return due;
+  return due + Math.floor((now - due) / intervalMs) * intervalMs;
+}
+
+function nonNegativeMod(a: number, m: number): number {
+  return ((a % m) + m) % m;
+}
+
+const FNV64_OFFSET_BASIS = 0xcbf29ce484222325n;
+const FNV64_PRIME = 0x100000001b3n;
+
+/** FNV-1a, 64 bit, over the UTF-8 bytes: cheap, stable across versions and platforms. */
+function fnv1a64(text: string): bigint {
+  let hash = FNV64_OFFSET_BASIS;
+  for (const byte of Buffer.from(text, 'utf8')) hash = BigInt.asUintN(64, (hash ^ BigInt(byte)) * FNV64_PRIME);
+  return hash;
 }

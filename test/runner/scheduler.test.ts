@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Limiter } from '../../src/runner/limiter.js';
 import type { ProbeResult } from '../../src/runner/result.js';
-import { Scheduler } from '../../src/runner/scheduler.js';
+import { Scheduler, secondRunAt, slotAtOrAfter, slotOffsetMs } from '../../src/runner/scheduler.js';
 import { fakeProbe, plannedFake, silentLogger } from '../helpers/fake-probe.js';
 
 interface Harness {
@@ -22,16 +22,56 @@ function harness(planned: ReturnType<typeof plannedFake>[], options: { random?: 
   return h;
 }
 
+type Planned = ReturnType<typeof plannedFake>;
+
+const JAN_1 = Date.UTC(2026, 0, 1);
+
+function intervalOf(planned: Planned): number {
+  const { schedule } = planned.settings;
+  if (schedule.kind !== 'every') throw new Error('a fixed-rate probe');
+  return schedule.ms;
+}
+
+function offsetOf(planned: Planned): number {
+  return slotOffsetMs(planned.instance.name, planned.probe.name, intervalOf(planned));
+}
+
+/**
+ * A start time on one of the probe's own slots: with jitter 0 the first run sits on the grid, so
+ * the next tick is exactly one interval later and the timing tests need no slot arithmetic.
+ */
+function onSlot(planned: Planned, after = JAN_1): number {
+  return slotAtOrAfter(after, intervalOf(planned), offsetOf(planned));
+}
+
+/** Where a start time falls in the interval, in [0, interval). */
+function phaseOf(t: number, intervalMs: number): number {
+  return ((t % intervalMs) + intervalMs) % intervalMs;
+}
+
+/** A seeded PRNG (mulberry32), so the randomised checks are the same on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 afterEach(() => {
   vi.useRealTimers();
 });
 
 describe('scheduler', () => {
   it('never overlaps a probe with itself: a tick during a slow run is skipped and counted', async () => {
-    vi.useFakeTimers();
     let release!: () => void;
     const slow = fakeProbe(() => new Promise<void>((resolve) => (release = resolve)));
-    const h = harness([plannedFake(slow, { kind: 'every', ms: 1000 }, 900)]);
+    const planned = plannedFake(slow, { kind: 'every', ms: 1000 }, 900);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
     h.scheduler.start();
     await vi.advanceTimersByTimeAsync(0); // first run starts at jitter 0
     await vi.advanceTimersByTimeAsync(3000); // three more ticks while it is still going
@@ -47,18 +87,21 @@ describe('scheduler', () => {
     await h.scheduler.stop(0);
   });
 
-  it('spreads first runs by the start jitter, then keeps a fixed rate', async () => {
-    vi.useFakeTimers();
-    const h = harness([plannedFake(fakeProbe(async () => undefined), { kind: 'every', ms: 10_000 }, 5000)], { random: () => 0.5 });
+  it('starts the first run within the start jitter, then runs on the probe\'s slot at a fixed rate', async () => {
+    const planned = plannedFake(fakeProbe(async () => undefined), { kind: 'every', ms: 10_000 }, 5000);
+    // Start just after a slot, so the first run (jitter 5 s) is off the grid and the second moves onto it.
+    vi.useFakeTimers({ now: onSlot(planned) + 1234 });
+    const h = harness([planned], { random: () => 0.5 });
     h.scheduler.start();
     await vi.advanceTimersByTimeAsync(4999);
     expect(h.results).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(2);
     expect(h.results).toHaveLength(1);
-    await vi.advanceTimersByTimeAsync(20_000);
-    expect(h.results).toHaveLength(3);
-    const starts = h.results.map((r) => r.startedAt - h.results[0]!.startedAt);
-    expect(starts).toEqual([0, 10_000, 20_000]);
+    await vi.advanceTimersByTimeAsync(30_000);
+    const starts = h.results.map((r) => r.startedAt);
+    // The first run is at slot + 6234; the second at the first slot ≥ 6234 + 5000 (timeout), slot + 20 000.
+    expect(starts.map((t) => t - starts[0]!)).toEqual([0, 13_766, 23_766]);
+    for (const t of starts.slice(1)) expect(phaseOf(t, 10_000)).toBe(offsetOf(planned));
     await h.scheduler.stop(0);
   });
 
@@ -80,7 +123,9 @@ describe('scheduler', () => {
     const limited = fakeProbe(async () => {
       throw new ProbeError('rate_limited', '429', { retryAfterSeconds: 25 });
     });
-    const h = harness([plannedFake(limited, { kind: 'every', ms: 10_000 }, 5000)]);
+    const planned = plannedFake(limited, { kind: 'every', ms: 10_000 }, 5000);
+    vi.setSystemTime(onSlot(planned));
+    const h = harness([planned]);
     h.scheduler.start();
     await vi.advanceTimersByTimeAsync(21_000); // ticks at 10 s and 20 s fall inside the 25 s
     expect(h.results).toHaveLength(1);
@@ -131,5 +176,139 @@ describe('scheduler', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     await h.scheduler.stop(10);
     expect(sawAbort).toBe(true);
+  });
+});
+
+describe('scheduler slots (steady phase from a hash, not from the first run)', () => {
+  /** stop() waits on timers (grace, deadline), so the fake clock must move while it does. */
+  async function stopUnderFakeTimers(h: Harness): Promise<void> {
+    const stopping = h.scheduler.stop(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    await stopping;
+  }
+
+  /** Runs one Scheduler from `startAt` for `forMs` and returns each probe's run start times. */
+  async function startsPerProbe(planned: Planned[], startAt: number, random: () => number, forMs: number): Promise<Map<string, number[]>> {
+    vi.useFakeTimers({ now: startAt });
+    const h = harness(planned, { random });
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(forMs);
+    await stopUnderFakeTimers(h);
+    vi.useRealTimers();
+    const starts = new Map<string, number[]>();
+    for (const r of h.results) starts.set(r.probe, [...(starts.get(r.probe) ?? []), r.startedAt]);
+    return starts;
+  }
+
+  it('puts probes with the same interval on different slots, the same ones after a restart', async () => {
+    const instant = async (): Promise<void> => undefined;
+    const planned = ['websocket_cable', 'instance_http2'].map((name) => plannedFake(fakeProbe(instant, name), { kind: 'every', ms: 30_000 }, 10_000, 'gitlab-a'));
+    // Two runs of the exporter: different start times, different start jitter.
+    const before = await startsPerProbe(planned, JAN_1 + 1234, () => 0.1, 100_000);
+    const after = await startsPerProbe(planned, JAN_1 + 7 * 60_000 + 29_876, () => 0.9, 100_000);
+    const steadyPhases = (starts: Map<string, number[]>, probe: string): number[] => [...new Set(starts.get(probe)!.slice(1).map((t) => phaseOf(t, 30_000)))];
+
+    for (const probe of ['websocket_cable', 'instance_http2']) {
+      expect(before.get(probe)!.length, `${probe}: first run and steady runs`).toBeGreaterThanOrEqual(3);
+      expect(steadyPhases(before, probe), `${probe}: one slot while running`).toHaveLength(1);
+      expect(steadyPhases(after, probe), `${probe}: the same slot after a restart`).toEqual(steadyPhases(before, probe));
+      expect(steadyPhases(before, probe)).toEqual([slotOffsetMs('gitlab-a', probe, 30_000)]);
+    }
+    expect(steadyPhases(before, 'websocket_cable')).not.toEqual(steadyPhases(before, 'instance_http2'));
+  });
+
+  it('keeps the slot stable: a pure function of instance, probe and interval', () => {
+    expect(slotOffsetMs('gitlab-a', 'license', 300_000)).toBe(slotOffsetMs('gitlab-a', 'license', 300_000));
+    expect(slotOffsetMs('gitlab-a', 'license', 300_000)).not.toBe(slotOffsetMs('gitlab-b', 'license', 300_000));
+    // The separator keeps ("ab", "c") and ("a", "bc") apart.
+    expect(slotOffsetMs('ab', 'c', 60_000)).not.toBe(slotOffsetMs('a', 'bc', 60_000));
+    for (const interval of [1, 1000, 30_000, 2 ** 31 - 1]) {
+      const offset = slotOffsetMs('gitlab-a', 'license', interval);
+      expect(offset).toBeGreaterThanOrEqual(0);
+      expect(offset).toBeLessThan(interval);
+      expect(Number.isInteger(offset)).toBe(true);
+    }
+  });
+
+  const fleets: Array<[string, (i: number) => [string, string]]> = [
+    ['1000 instances, one probe', (i) => [`instance-${i}`, 'websocket_cable']],
+    ['334 instances × three probes', (i) => [`gitlab-${Math.floor(i / 3)}.example.com`, ['ai_gateway', 'instance_http2', 'duo_workflow_service'][i % 3]!]],
+  ];
+  describe.each(fleets)('%s', (_name, probeAt) => {
+    it.each([1000, 30_000, 60_000, 300_000, 3_600_000])('spreads 1000 offsets roughly evenly over a %i ms interval', (intervalMs) => {
+      const buckets = new Array<number>(10).fill(0);
+      for (let i = 0; i < 1000; i++) {
+        const [instance, probe] = probeAt(i);
+        buckets[Math.floor((slotOffsetMs(instance, probe, intervalMs) * 10) / intervalMs)]!++;
+      }
+      // Each tenth of the interval should get about 100: none more than twice, none less than half.
+      expect(Math.max(...buckets), buckets.join(' ')).toBeLessThanOrEqual(200);
+      expect(Math.min(...buckets), buckets.join(' ')).toBeGreaterThanOrEqual(50);
+    });
+  });
+
+  it('moves onto the grid within the detection bound: timeout ≤ first→second gap < interval + timeout', () => {
+    const random = seeded(42);
+    const intervals = [1000, 2000, 30_000, 60_000, 300_000, 600_000, 3_600_000, 2 ** 31 - 1];
+    const violations: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const intervalMs = intervals[i % intervals.length]!;
+      const timeoutMs = 1 + Math.floor(random() * (intervalMs - 1));
+      const offsetMs = slotOffsetMs(`instance-${i}`, 'probe', intervalMs);
+      const firstAt = JAN_1 + Math.floor(random() * 365 * 86_400_000);
+      const secondAt = secondRunAt(firstAt, intervalMs, offsetMs, timeoutMs);
+      const gap = secondAt - firstAt;
+      if (gap < timeoutMs || gap > intervalMs + timeoutMs || phaseOf(secondAt, intervalMs) !== offsetMs) {
+        violations.push(`interval ${intervalMs}, timeout ${timeoutMs}, first ${firstAt}: gap ${gap}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('keeps the gap rule in the running scheduler, and a first run that uses its whole timeout is not counted as skipped', async () => {
+    const random = seeded(7);
+    for (let i = 0; i < 40; i++) {
+      const intervalMs = [10_000, 30_000, 60_000][i % 3]!;
+      const timeoutMs = 1000 + Math.floor(random() * (intervalMs - 1000));
+      // Uses all of its deadline but one millisecond (fake time; the deadline itself is not faked).
+      const slow = fakeProbe(() => new Promise<void>((resolve) => setTimeout(resolve, timeoutMs - 1)), `probe-${i}`);
+      const planned = plannedFake(slow, { kind: 'every', ms: intervalMs }, timeoutMs, `gitlab-${i}`);
+      vi.useFakeTimers({ now: JAN_1 + Math.floor(random() * 86_400_000) });
+      const h = harness([planned], { random });
+      h.scheduler.start();
+      await vi.advanceTimersByTimeAsync(Math.min(intervalMs, 10_000) + intervalMs + 2 * timeoutMs);
+      await stopUnderFakeTimers(h);
+      vi.useRealTimers();
+      const where = `interval ${intervalMs}, timeout ${timeoutMs}`;
+      expect(h.results.length, where).toBeGreaterThanOrEqual(2);
+      expect(h.skipped, where).toBe(0);
+      const gap = h.results[1]!.startedAt - h.results[0]!.startedAt;
+      expect(gap, where).toBeGreaterThanOrEqual(timeoutMs);
+      expect(gap, where).toBeLessThanOrEqual(intervalMs + timeoutMs);
+      expect(phaseOf(h.results[1]!.startedAt, intervalMs), where).toBe(offsetOf(planned));
+    }
+  });
+
+  it('after a stall, runs once or twice instead of bursting, then stays on the grid', async () => {
+    const planned = plannedFake(fakeProbe(async () => undefined), { kind: 'every', ms: 10_000 }, 5000);
+    const start = onSlot(planned);
+    vi.useFakeTimers({ now: start });
+    const h = harness([planned]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(10_000); // runs at the slot and one interval later
+    expect(h.results).toHaveLength(2);
+    // The wall clock jumps 90 s (a suspended VM) while the next timer is pending; the fake clock
+    // moves that timer by as much, so it fires 100 s late.
+    vi.setSystemTime(start + 100_000);
+    await vi.advanceTimersByTimeAsync(10_001);
+    // The late tick, then the latest missed slot straight after (as before slots): two runs for
+    // the nine missed slots, not nine.
+    expect(h.results).toHaveLength(4);
+    expect(h.results.slice(2).map((r) => Math.floor((r.startedAt - start) / 1000))).toEqual([110, 110]);
+    await vi.advanceTimersByTimeAsync(19_999);
+    const after = h.results.slice(4).map((r) => r.startedAt - start);
+    expect(after).toEqual([120_000, 130_000]);
+    for (const t of after) expect(phaseOf(start + t, 10_000)).toBe(offsetOf(planned));
+    await h.scheduler.stop(0);
   });
 });
