@@ -1,66 +1,15 @@
-import { Counter, Gauge, Histogram, type Aggregator, type CounterConfiguration, type GaugeConfiguration, type MetricType, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { FAILURE_REASONS } from '../errors.js';
 import type { Fact } from '../probes/types.js';
 import type { Plan, PlannedProbe } from '../runner/plan.js';
 import type { ProbeResult } from '../runner/result.js';
-import type { ProbeState, ResultStore } from '../runner/store.js';
+import { currentVersion, nextVersion, stateKey, type ProbeState, type ResultStore } from '../runner/store.js';
+import { CollectedMetric, perProbeFamily, wholeFamily, type ProbeView, type SetSeries } from './collected.js';
 import { FACT_FAMILIES, FACT_NAMES, type FactName } from './facts.js';
 
 type Labels = Record<string, string>;
-type Fill = (set: (labels: Labels, value: number) => void) => void;
-type GaugeAnswer = Awaited<ReturnType<Gauge<string>['get']>>;
-type CounterAnswer = Awaited<ReturnType<Counter<string>['get']>>;
-
-/** Fields prom-client's constructors set on every metric but its type declarations leave out. */
-interface MetricFields {
-  readonly name: string;
-  readonly help: string;
-  readonly type: MetricType;
-  readonly aggregator: Aggregator;
-}
-
-/** What get() answers: the metric's description and the series just computed. */
-function answer(metric: object, values: { labels: Labels; value: number }[]): { name: string; help: string; type: MetricType; aggregator: Aggregator; values: typeof values } {
-  // Read at every scrape: the OpenMetrics registry renames counters (drops `_total`) in place.
-  const { name, help, type, aggregator } = metric as MetricFields;
-  return { name, help, type, aggregator, values };
-}
-
-/**
- * A gauge whose series are computed at scrape time straight into get()'s answer. The usual way,
- * `collect() { reset(); set(...) }`, hashes every label set into prom-client's per-metric map and
- * reads it back: about half of a scrape at 200 instances (docs/performance.md).
- */
-class CollectedGauge extends Gauge<string> {
-  readonly #fill: Fill;
-
-  constructor(configuration: GaugeConfiguration<string>, fill: Fill) {
-    super(configuration);
-    this.#fill = fill;
-  }
-
-  override async get(): Promise<GaugeAnswer> {
-    const values: { labels: Labels; value: number }[] = [];
-    this.#fill((labels, value) => values.push({ labels, value }));
-    return answer(this, values) as GaugeAnswer;
-  }
-}
-
-/** The same for counters whose totals live in the result store. */
-class CollectedCounter extends Counter<string> {
-  readonly #fill: Fill;
-
-  constructor(configuration: CounterConfiguration<string>, fill: Fill) {
-    super(configuration);
-    this.#fill = fill;
-  }
-
-  override async get(): Promise<CounterAnswer> {
-    const values: { labels: Labels; value: number }[] = [];
-    this.#fill((labels, value) => values.push({ labels, value }));
-    return answer(this, values) as CounterAnswer;
-  }
-}
+/** One probe's series of a family, from its plan entry and its state in the store. */
+type ProbeFill = (p: PlannedProbe, state: ProbeState | undefined, set: SetSeries) => void;
 
 // Each fact family looks up its facts in every probe's last result; grouped once per result.
 const factsByName = new WeakMap<ProbeResult, Map<FactName, Fact[]>>();
@@ -88,26 +37,53 @@ export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 
 const PROBE_LABELS = ['gitlab', 'probe'] as const;
 
+/** A probe's latency histogram: per-bucket (not cumulative) counts, as prom-client keeps them. */
+interface LatencyCounts {
+  readonly buckets: number[];
+  sum: number;
+  count: number;
+  version: number;
+}
+
+const probeLabels = (p: PlannedProbe): Labels => ({ gitlab: p.instance.name, probe: p.probe.name });
+
+/** What every family reads at a scrape, taken once for as long as nothing changes. */
+interface Snapshot {
+  readonly plan: Plan;
+  readonly stamp: number;
+  /** Every planned probe, scheduled or not; plan-only stamps (0). */
+  readonly all: ProbeView;
+  /** Scheduled probes with plan-only stamps. */
+  readonly planned: ProbeView;
+  /** Scheduled probes with their store states' stamps. */
+  readonly states: ProbeView;
+  /** Those states, in the same order. */
+  readonly stateList: readonly (ProbeState | undefined)[];
+  /** Scheduled probes with their latency histograms' stamps. */
+  readonly latency: ProbeView;
+}
+
 /**
- * The per-probe families of metrics.md. Gauges are rendered at scrape time from the result store
- * (prom-client `collect`), so a scrape does no I/O and probes removed by a reload disappear. Only
- * the latency histogram is fed as runs finish, because its buckets accumulate.
+ * The per-probe families of metrics.md, computed at scrape time from the plan and the result store
+ * (so a scrape does no I/O and probes removed by a reload disappear), each probe's lines kept as
+ * text until its state changes. Only the latency histogram is fed as runs finish, because its
+ * buckets accumulate.
  */
 export class ProbeMetrics {
-  readonly #latency: Histogram<'gitlab' | 'probe'>;
+  readonly #latency = new Map<string, LatencyCounts>();
+  readonly #registers: readonly Registry[];
+  #snapshot: Snapshot | undefined;
 
   constructor(
     private readonly source: MetricsSource,
     registers: Registry[],
   ) {
-    const perRun = (name: string, help: string, value: (state: ProbeState, p: PlannedProbe) => number | undefined): void => {
-      this.#gauge(name, help, [...PROBE_LABELS], registers, (set) =>
-        this.#eachScheduled((p, state) => {
-          const v = state ? value(state, p) : undefined;
-          if (v !== undefined) set({ gitlab: p.instance.name, probe: p.probe.name }, v);
-        }),
-      );
-    };
+    this.#registers = registers;
+    const perRun = (name: string, help: string, value: (state: ProbeState) => number | undefined): void =>
+      this.#perProbe('gauge', name, help, [...PROBE_LABELS], (p, state, set) => {
+        const v = state ? value(state) : undefined;
+        if (v !== undefined) set(probeLabels(p), v);
+      });
     perRun('gitlab_duo_probe_success', 'Whether the last run of the probe succeeded (1) or failed (0).', (s) => (s.last ? Number(s.last.success) : undefined));
     perRun('gitlab_duo_probe_duration_seconds', 'Wall time of the last run of the probe.', (s) => s.last?.durationSeconds);
     perRun('gitlab_duo_probe_last_run_timestamp_seconds', 'When the last run of the probe finished (Unix seconds); probes run on a schedule, not on scrape.', (s) =>
@@ -116,115 +92,160 @@ export class ProbeMetrics {
     perRun('gitlab_duo_probe_last_success_timestamp_seconds', 'When a run of the probe last succeeded (Unix seconds; 0 if never).', (s) =>
       s.last ? (s.lastSuccessAt ?? 0) / 1000 : undefined,
     );
-    this.#gauge('gitlab_duo_probe_enabled', 'Whether the probe is scheduled (1) or skipped for lack of a token or endpoint (0).', [...PROBE_LABELS], registers, (set) => {
-      for (const p of this.source.plan().probes) set({ gitlab: p.instance.name, probe: p.probe.name }, p.skippedBecause === undefined ? 1 : 0);
-    });
-    this.#gauge('gitlab_duo_probe_timeout_seconds', 'The deadline applied to each run of the probe.', [...PROBE_LABELS], registers, (set) =>
-      this.#eachScheduled((p) => set({ gitlab: p.instance.name, probe: p.probe.name }, p.settings.timeoutMs / 1000)),
-    );
-    this.#gauge('gitlab_duo_probe_interval_seconds', 'The interval between runs of the probe (absent for cron schedules).', [...PROBE_LABELS], registers, (set) =>
-      this.#eachScheduled((p) => {
-        if (p.settings.schedule.kind === 'every') set({ gitlab: p.instance.name, probe: p.probe.name }, p.settings.schedule.ms / 1000);
-      }),
-    );
-    this.#phaseGauge(registers);
-    this.#reasonGauge(registers);
-    this.#counters(registers);
-    this.#factGauges(registers);
-    this.#readyGauge(registers);
-    this.#latency = new Histogram({
-      name: 'gitlab_duo_probe_latency_seconds',
-      help: 'Wall time of every run of the probe, for percentiles over time.',
-      labelNames: PROBE_LABELS,
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.#planGauges();
+    this.#phaseGauge();
+    this.#reasonGauge();
+    this.#counters();
+    this.#factGauges();
+    this.#readyGauge();
+    this.#latencyHistogram();
   }
 
   /** Feeds the histogram; everything else is read from the store at scrape time. */
   observe(result: ProbeResult): void {
-    this.#latency.observe({ gitlab: result.instance, probe: result.probe }, result.durationSeconds);
+    const key = stateKey(result.instance, result.probe);
+    let counts = this.#latency.get(key);
+    if (!counts) {
+      counts = { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0, version: 0 };
+      this.#latency.set(key, counts);
+    }
+    // A value on a bound counts in that bucket (le = "less or equal"), as in prom-client.
+    const bucket = LATENCY_BUCKETS.findIndex((bound) => result.durationSeconds <= bound);
+    if (bucket >= 0) counts.buckets[bucket]!++;
+    counts.sum += result.durationSeconds;
+    counts.count++;
+    counts.version = nextVersion();
   }
 
   /** Drops histogram series of probes a reload removed (the store drops the rest). */
   forget(instance: string, probe: string): void {
-    this.#latency.remove({ gitlab: instance, probe });
+    this.#latency.delete(stateKey(instance, probe));
   }
 
-  #eachScheduled(fn: (p: PlannedProbe, state: ProbeState | undefined) => void): void {
-    for (const p of this.source.plan().probes) {
-      if (p.skippedBecause === undefined) fn(p, this.source.store.byKey(p.key));
-    }
+  /**
+   * The probes and their stamps, re-read only after a write to the store or a reload: every
+   * family of a scrape shares one look-up per probe instead of one per family and probe.
+   */
+  #view(): Snapshot {
+    const plan = this.source.plan();
+    const stamp = currentVersion();
+    const last = this.#snapshot;
+    if (last?.plan === plan && last.stamp === stamp) return last;
+    const { store } = this.source;
+    const all = last?.plan === plan ? last.all : { probes: plan.probes, versions: plan.probes.map(() => 0) };
+    const planned = last?.plan === plan ? last.planned : ((probes) => ({ probes, versions: probes.map(() => 0) }))(plan.probes.filter((p) => p.skippedBecause === undefined));
+    const { probes } = planned;
+    // A view is kept while its stamps are unchanged: the families render from cache when it is.
+    const keep = (previous: ProbeView | undefined, versions: number[]): ProbeView =>
+      previous?.probes === probes && versions.every((v, i) => v === previous.versions[i]) ? previous : { probes, versions };
+    const stateList = probes.map((p) => store.byKey(p.key));
+    this.#snapshot = {
+      plan,
+      stamp,
+      all,
+      planned,
+      stateList,
+      states: keep(last?.states, stateList.map((state) => state?.version ?? 0)),
+      latency: keep(last?.latency, probes.map((p) => this.#latency.get(p.key)?.version ?? 0)),
+    };
+    return this.#snapshot;
   }
 
-  #gauge(name: string, help: string, labelNames: string[], registers: Registry[], fill: Fill): void {
-    new CollectedGauge({ name, help, labelNames, registers }, fill);
+  /** A family with series from every scheduled probe, cached per probe until its state changes. */
+  #perProbe(type: 'gauge' | 'counter', name: string, help: string, labelNames: string[], fill: ProbeFill): void {
+    const source = perProbeFamily({ view: () => this.#view().states, fill: (p, i, set) => fill(p, this.#view().stateList[i], set) });
+    new CollectedMetric({ type, name, help, labelNames, registers: this.#registers }, source);
   }
 
-  #phaseGauge(registers: Registry[]): void {
-    this.#gauge('gitlab_duo_probe_phase_duration_seconds', "Time the last run spent in each phase of the probe (0 for phases it did not reach).", ['gitlab', 'probe', 'phase'], registers, (set) =>
-      this.#eachScheduled((p, state) => {
-        if (!state?.last) return;
-        for (const phase of p.probe.phases) set({ gitlab: p.instance.name, probe: p.probe.name, phase }, state.last.phases[phase] ?? 0);
-      }),
+  /** Families that depend on the plan alone: cached until a reload replaces the plan. */
+  #planGauges(): void {
+    const planGauge = (name: string, help: string, all: boolean, fill: (p: PlannedProbe, set: SetSeries) => void): void => {
+      const source = perProbeFamily({ view: () => (all ? this.#view().all : this.#view().planned), fill: (p, _i, set) => fill(p, set) });
+      new CollectedMetric({ type: 'gauge', name, help, labelNames: [...PROBE_LABELS], registers: this.#registers }, source);
+    };
+    planGauge('gitlab_duo_probe_enabled', 'Whether the probe is scheduled (1) or skipped for lack of a token or endpoint (0).', true, (p, set) =>
+      set(probeLabels(p), p.skippedBecause === undefined ? 1 : 0),
+    );
+    planGauge('gitlab_duo_probe_timeout_seconds', 'The deadline applied to each run of the probe.', false, (p, set) => set(probeLabels(p), p.settings.timeoutMs / 1000));
+    planGauge('gitlab_duo_probe_interval_seconds', 'The interval between runs of the probe (absent for cron schedules).', false, (p, set) => {
+      if (p.settings.schedule.kind === 'every') set(probeLabels(p), p.settings.schedule.ms / 1000);
+    });
+  }
+
+  #phaseGauge(): void {
+    this.#perProbe('gauge', 'gitlab_duo_probe_phase_duration_seconds', 'Time the last run spent in each phase of the probe (0 for phases it did not reach).', ['gitlab', 'probe', 'phase'], (p, state, set) => {
+      if (!state?.last) return;
+      for (const phase of p.probe.phases) set({ gitlab: p.instance.name, probe: p.probe.name, phase }, state.last.phases[phase] ?? 0);
+    });
+  }
+
+  #reasonGauge(): void {
+    this.#perProbe('gauge', 'gitlab_duo_probe_failure_reason', 'Why the last run failed: 1 for its reason, 0 for the others (all 0 after a success).', ['gitlab', 'probe', 'reason'], (p, state, set) => {
+      if (!state?.last) return;
+      for (const reason of FAILURE_REASONS) set({ gitlab: p.instance.name, probe: p.probe.name, reason }, state.last.reason === reason ? 1 : 0);
+    });
+  }
+
+  #counters(): void {
+    this.#perProbe('counter', 'gitlab_duo_probe_runs_total', 'Runs of the probe, by result.', ['gitlab', 'probe', 'result'], (p, state, set) => {
+      for (const result of ['success', 'failure'] as const) set({ gitlab: p.instance.name, probe: p.probe.name, result }, state?.runs[result] ?? 0);
+    });
+    this.#perProbe('counter', 'gitlab_duo_probe_skipped_runs_total', 'Scheduled runs not started because the previous run of the probe was still going.', [...PROBE_LABELS], (p, state, set) =>
+      set(probeLabels(p), state?.skipped ?? 0),
     );
   }
 
-  #reasonGauge(registers: Registry[]): void {
-    this.#gauge('gitlab_duo_probe_failure_reason', 'Why the last run failed: 1 for its reason, 0 for the others (all 0 after a success).', ['gitlab', 'probe', 'reason'], registers, (set) =>
-      this.#eachScheduled((p, state) => {
-        if (!state?.last) return;
-        for (const reason of FAILURE_REASONS) set({ gitlab: p.instance.name, probe: p.probe.name, reason }, state.last.reason === reason ? 1 : 0);
-      }),
-    );
-  }
-
-  #counters(registers: Registry[]): void {
-    new CollectedCounter({ name: 'gitlab_duo_probe_runs_total', help: 'Runs of the probe, by result.', labelNames: ['gitlab', 'probe', 'result'], registers }, (set) =>
-      this.#eachScheduled((p, state) => {
-        for (const result of ['success', 'failure'] as const) set({ gitlab: p.instance.name, probe: p.probe.name, result }, state?.runs[result] ?? 0);
-      }),
-    );
-    new CollectedCounter(
-      {
-        name: 'gitlab_duo_probe_skipped_runs_total',
-        help: 'Scheduled runs not started because the previous run of the probe was still going.',
-        labelNames: [...PROBE_LABELS],
-        registers,
-      },
-      (set) => this.#eachScheduled((p, state) => set({ gitlab: p.instance.name, probe: p.probe.name }, state?.skipped ?? 0)),
-    );
-  }
-
-  #factGauges(registers: Registry[]): void {
+  #factGauges(): void {
     for (const name of FACT_NAMES) {
       const family = FACT_FAMILIES[name];
       const labelNames = ['gitlab', ...(family.perProbe ? ['probe'] : []), ...family.labels];
-      this.#gauge(name, family.help, labelNames, registers, (set) => this.#eachScheduled((p, state) => this.#emitFacts(name, p, state, set)));
+      this.#perProbe('gauge', name, family.help, labelNames, (p, state, set) => {
+        // Most probes never report a given fact: skip them before looking at their results.
+        if (!state?.last || !p.probe.facts.includes(name)) return;
+        for (const fact of factsOf(state.last, name)) {
+          const labels: Labels = family.perProbe ? probeLabels(p) : { gitlab: p.instance.name };
+          for (const label of family.labels) labels[label] = fact.labels?.[label] ?? '';
+          set(labels, fact.value);
+        }
+      });
     }
   }
 
-  #emitFacts(name: FactName, p: PlannedProbe, state: ProbeState | undefined, set: (labels: Labels, value: number) => void): void {
-    const family = FACT_FAMILIES[name];
-    if (!state?.last) return;
-    for (const fact of factsOf(state.last, name)) {
-      const base: Labels = family.perProbe ? { gitlab: p.instance.name, probe: p.probe.name } : { gitlab: p.instance.name };
-      const labels: Labels = { ...base };
-      for (const label of family.labels) labels[label] = fact.labels?.[label] ?? '';
-      set(labels, fact.value);
-    }
-  }
-
-  #readyGauge(registers: Registry[]): void {
-    this.#gauge('gitlab_duo_ready', 'Whether every required, enabled probe of the instance succeeded on its last run.', ['gitlab'], registers, (set) => {
+  /** Depends on every probe of an instance, and has one series per instance: computed per scrape. */
+  #readyGauge(): void {
+    const fill = (set: SetSeries): void => {
       const ready = new Map<string, boolean>();
       for (const p of this.source.plan().probes) {
         const name = p.instance.name;
         if (!ready.has(name)) ready.set(name, true);
         if (p.skippedBecause !== undefined || !p.settings.required) continue;
-        if (!this.source.store.get(name, p.probe.name)?.last?.success) ready.set(name, false);
+        if (!this.source.store.byKey(p.key)?.last?.success) ready.set(name, false);
       }
       for (const [gitlab, ok] of ready) set({ gitlab }, ok ? 1 : 0);
+    };
+    const help = 'Whether every required, enabled probe of the instance succeeded on its last run.';
+    new CollectedMetric({ type: 'gauge', name: 'gitlab_duo_ready', help, labelNames: ['gitlab'], registers: this.#registers }, wholeFamily(fill));
+  }
+
+  /** prom-client's histogram lines: cumulative `_bucket`s with `le` first, `+Inf`, `_sum`, `_count`. */
+  #latencyHistogram(): void {
+    const source = perProbeFamily({
+      view: () => this.#view().latency,
+      fill: (p, _i, set) => {
+        const counts = this.#latency.get(p.key);
+        if (!counts) return;
+        const labels = probeLabels(p);
+        let cumulative = 0;
+        LATENCY_BUCKETS.forEach((le, i) => {
+          cumulative += counts.buckets[i]!;
+          set({ le, ...labels }, cumulative, '_bucket');
+        });
+        set({ le: '+Inf', ...labels }, counts.count, '_bucket');
+        set(labels, counts.sum, '_sum');
+        set(labels, counts.count, '_count');
+      },
     });
+    const help = 'Wall time of every run of the probe, for percentiles over time.';
+    new CollectedMetric({ type: 'histogram', name: 'gitlab_duo_probe_latency_seconds', help, labelNames: [...PROBE_LABELS], registers: this.#registers }, source);
   }
 }

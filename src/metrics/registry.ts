@@ -1,8 +1,8 @@
 import { collectDefaultMetrics, Gauge, Registry, type Metric, type OpenMetricsContentType, type PrometheusContentType, type RegistryContentType } from 'prom-client';
 import { VERSION } from '../version.js';
+import { hasTextSeries } from './collected.js';
+import { escapeLabelValue, escapeString, familyHeader, labelPairs, valueString, type LabelSet } from './exposition.js';
 import { ProbeMetrics, type MetricsSource } from './probe-metrics.js';
-
-type LabelSet = Readonly<Record<string, string | number | undefined>>;
 
 interface ExportedValue {
   readonly value: number;
@@ -20,23 +20,62 @@ interface ExportedMetric {
 }
 
 /**
- * prom-client's Registry, rendering the text format faster with the same output. Its own
- * per-series path builds arrays and joins per line and flattens a fresh `sharedLabels` object
- * per series (its cache never hits): ~2 µs a series, most of a scrape at 200 instances
- * (docs/performance.md). Registries with default labels keep prom-client's renderer.
+ * prom-client's Registry, rendering the text format faster with the same output. Our own
+ * families (CollectedMetric) hand over their lines as text, mostly cached; for the others
+ * (default process metrics, build info) this replaces prom-client's per-series path, which builds
+ * arrays and joins per line and flattens a fresh `sharedLabels` object per series (its cache never
+ * hits): ~2 µs a series (docs/performance.md). Registries with default labels keep prom-client's
+ * renderer.
  */
-class ExpositionRegistry<T extends RegistryContentType> extends Registry<T> {
+const NEWLINE = Buffer.from('\n');
+const BLANK_LINE = Buffer.from('\n\n');
+const OPENMETRICS_END = Buffer.from('\n# EOF\n');
+
+export class ExpositionRegistry<T extends RegistryContentType> extends Registry<T> {
   readonly #shared = new WeakMap<LabelSet, string>();
+
+  /**
+   * The whole exposition as prom-client's metrics() would write it: families joined by a blank
+   * line (Prometheus) or a newline and `# EOF` (OpenMetrics, counters without `_total` in their
+   * family name). As chunks of bytes to write one after the other: the large ones are cached
+   * families, handed to the socket without being copied into one 12 MB string or buffer.
+   */
+  async render(): Promise<Buffer[]> {
+    if (this.#hasDefaultLabels()) return [Buffer.from(await super.metrics())];
+    const openMetrics = this.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
+    const chunks: Buffer[] = [];
+    for (const metric of this.getMetricsAsArray()) {
+      const fields = metric as unknown as { name: string; help: string; type: string };
+      if (openMetrics && fields.type === 'counter') fields.name = fields.name.replace(/_total$/, '');
+      if (chunks.length > 0) chunks.push(openMetrics ? NEWLINE : BLANK_LINE);
+      if (hasTextSeries(metric)) {
+        chunks.push(Buffer.from(familyHeader(fields.name, fields.help, fields.type)));
+        metric.writeSeries(openMetrics && fields.type === 'counter' ? `${fields.name}_total` : fields.name, chunks);
+      } else {
+        chunks.push(Buffer.from(await this.getMetricsAsString(metric as unknown as Metric)));
+      }
+    }
+    chunks.push(openMetrics ? OPENMETRICS_END : NEWLINE);
+    return chunks;
+  }
+
+  override async metrics(): Promise<string> {
+    return Buffer.concat(await this.render()).toString();
+  }
+
+  #hasDefaultLabels(): boolean {
+    return Object.keys((this as unknown as { _defaultLabels: object })._defaultLabels).length > 0;
+  }
 
   // Replaces prom-client's (undeclared) per-metric renderer, which metrics() calls for each metric.
   async getMetricsAsString(metric: Metric & { getForPromString?: () => Promise<ExportedMetric> }): Promise<string> {
-    if (Object.keys((this as unknown as { _defaultLabels: object })._defaultLabels).length > 0) {
+    if (this.#hasDefaultLabels()) {
       return (Registry.prototype as unknown as { getMetricsAsString(m: Metric): Promise<string> }).getMetricsAsString.call(this, metric);
     }
+    const openMetrics = this.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
     const exported = (typeof metric.getForPromString === 'function' ? await metric.getForPromString() : await metric.get()) as unknown as ExportedMetric;
     const name = escapeString(exported.name);
-    const lines = [`# HELP ${name} ${escapeString(exported.help)}`, `# TYPE ${name} ${exported.type}`];
-    const openMetrics = this.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
+    const lines = [familyHeader(exported.name, exported.help, exported.type)];
     const suffix = openMetrics && exported.type === 'counter' ? '_total' : '';
     for (const item of exported.values ?? []) {
       const shared = item.sharedLabels;
@@ -52,8 +91,7 @@ class ExpositionRegistry<T extends RegistryContentType> extends Registry<T> {
       }
       let line = `${item.metricName ?? name}${suffix}${labels ? `{${labels}}` : ''} ${valueString(item.value)}`;
       if (item.exemplar && openMetrics) {
-        const exemplar = Object.entries(item.exemplar.labelSet).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
-        line += ` # {${exemplar.join(',')}} ${valueString(item.exemplar.value)} ${item.exemplar.timestamp}`;
+        line += ` # {${labelPairs(item.exemplar.labelSet)}} ${valueString(item.exemplar.value)} ${item.exemplar.timestamp}`;
       }
       lines.push(line);
     }
@@ -63,37 +101,18 @@ class ExpositionRegistry<T extends RegistryContentType> extends Registry<T> {
   #flatten(labels: LabelSet): string {
     let flat = this.#shared.get(labels);
     if (flat === undefined) {
-      flat = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',');
+      flat = labelPairs(labels);
       this.#shared.set(labels, flat);
     }
     return flat;
   }
 }
 
-// The escaping and number formatting of prom-client's renderer, unchanged.
-function escapeString(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-// Almost no label value needs escaping; one test is cheaper than three replaces per series.
-const NEEDS_ESCAPE = /[\\\n"]/;
-
-function escapeLabelValue(value: string | number | undefined): string | number | undefined {
-  if (typeof value !== 'string' || !NEEDS_ESCAPE.test(value)) return value;
-  return escapeString(value).replace(/"/g, '\\"');
-}
-
-function valueString(value: number): string {
-  if (Number.isNaN(value)) return 'Nan';
-  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
-  return `${value}`;
-}
-
 export interface ExporterMetrics {
   /** Prometheus text format. */
-  readonly prometheus: Registry<PrometheusContentType>;
+  readonly prometheus: ExpositionRegistry<PrometheusContentType>;
   /** The same metrics in OpenMetrics, for scrapers that ask for it. */
-  readonly openMetrics: Registry<OpenMetricsContentType>;
+  readonly openMetrics: ExpositionRegistry<OpenMetricsContentType>;
   readonly probes: ProbeMetrics;
   reloaded(success: boolean): void;
 }

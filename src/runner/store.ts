@@ -13,7 +13,17 @@ export interface ProbeState {
   history: ProbeResult[];
   /** Failures that aged out of `history`, newest first: recent trouble stays visible. */
   preservedFailures: ProbeResult[];
+  /** Changes with every write to this state; /metrics keeps a probe's lines until it does. */
+  version: number;
 }
+
+let lastVersion = 0;
+
+/** A stamp never handed out before in this process, so a recreated state cannot match a stale cache. */
+export const nextVersion = (): number => ++lastVersion;
+
+/** The last stamp handed out: unchanged means nothing was written since. */
+export const currentVersion = (): number => lastVersion;
 
 export const stateKey = (instance: string, probe: string): string => `${instance}\u0000${probe}`;
 
@@ -39,6 +49,7 @@ export class ResultStore {
 
   record(result: ProbeResult): ProbeState {
     const state = this.#ensure(result.instance, result.probe);
+    state.version = nextVersion();
     state.last = result;
     if (result.success) {
       state.lastSuccessAt = result.finishedAt;
@@ -56,12 +67,15 @@ export class ResultStore {
   }
 
   countSkipped(instance: string, probe: string): void {
-    this.#ensure(instance, probe).skipped++;
+    const state = this.#ensure(instance, probe);
+    state.version = nextVersion();
+    state.skipped++;
   }
 
   /** Drops every probe not in `keep` (a reload removed it), so its series vanish. */
   retain(keep: ReadonlySet<string>): string[] {
     const dropped: string[] = [];
+    nextVersion();
     for (const key of this.#states.keys()) {
       if (!keep.has(key)) {
         this.#states.delete(key);
@@ -75,7 +89,7 @@ export class ResultStore {
     const key = stateKey(instance, probe);
     let state = this.#states.get(key);
     if (!state) {
-      state = { last: undefined, lastSuccessAt: undefined, runs: { success: 0, failure: 0 }, skipped: 0, history: [], preservedFailures: [] };
+      state = { last: undefined, lastSuccessAt: undefined, runs: { success: 0, failure: 0 }, skipped: 0, history: [], preservedFailures: [], version: nextVersion() };
       this.#states.set(key, state);
     }
     return state;

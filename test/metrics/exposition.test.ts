@@ -1,44 +1,66 @@
-import { Registry } from 'prom-client';
+import { Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
+import { LATENCY_BUCKETS } from '../../src/metrics/probe-metrics.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
-import { buildPlan } from '../../src/runner/plan.js';
+import { buildPlan, type Plan, type PlannedProbe } from '../../src/runner/plan.js';
 import type { ProbeResult } from '../../src/runner/result.js';
 import { ResultStore } from '../../src/runner/store.js';
 
-// Our registry renders the text itself for speed (docs/performance.md). prom-client's own
-// renderer is the reference: the same metric objects, merged into a stock Registry, must produce
-// byte-identical gitlab_duo_* families, so a prom-client upgrade that changes its internals fails
-// here instead of silently changing the exposition.
+// Our registry renders the text itself for speed, and keeps each probe's lines until the probe's
+// state changes (docs/performance.md). prom-client's own renderer is the reference: the same
+// metric objects, merged into a stock Registry, must produce byte-identical gitlab_duo_* families,
+// so a prom-client upgrade that changes its internals fails here instead of silently changing the
+// exposition, and so must a cache that missed a change.
+
+const CONFIG = 'instances:\n  - name: "lab"\n    url: https://gitlab.example.com\n    admin_token: a\n    duo_user_token: d\n  - name: "lab2"\n    url: https://gitlab2.example.com\n    admin_token: a\n';
+
+function planFor(text: string): Plan {
+  return buildPlan(parseConfigText(text, 'test', { env: {} }), parseCloudflareRanges('1.0.0.0/8', 'test'), {});
+}
+
+function resultFor(p: PlannedProbe, i: number, success: boolean): ProbeResult {
+  return {
+    instance: p.instance.name,
+    probe: p.probe.name,
+    success,
+    reason: success ? undefined : 'tls',
+    message: 'm',
+    notes: [],
+    target: 't',
+    startedAt: 1_700_000_000_000 + i,
+    finishedAt: 1_700_000_000_500 + i,
+    startLagMs: 0,
+    // Lands on bucket bounds (0.005, 0.01, ...) as well as between them.
+    durationSeconds: i % 4 === 0 ? LATENCY_BUCKETS[i % LATENCY_BUCKETS.length]! : 0.123 + i / 1000,
+    timeoutSeconds: 10,
+    phases: Object.fromEntries(p.probe.phases.map((phase, j) => [phase, j / 100 + i])),
+    facts: p.probe.facts.map((name) => ({ name, value: i + 0.5, labels: { status: 'SERVING', type: 'online_cloud', plan: 'ultimate', check: 'host_probe', target: 'x"y\\z', availability: 'default_on', version: '18.9.0', revision: 'abc', edition: 'ee' } })),
+    retryAfterSeconds: undefined,
+  };
+}
+
 function populated() {
-  const config = parseConfigText('instances:\n  - name: "lab"\n    url: https://gitlab.example.com\n    admin_token: a\n    duo_user_token: d\n', 'test', { env: {} });
-  const plan = buildPlan(config, parseCloudflareRanges('1.0.0.0/8', 'test'), {});
+  let plan = planFor(CONFIG);
   const store = new ResultStore();
   const metrics = createMetrics({ store, plan: () => plan });
-  for (const [i, p] of plan.probes.entries()) {
-    if (p.skippedBecause !== undefined) continue;
-    const result: ProbeResult = {
-      instance: 'lab',
-      probe: p.probe.name,
-      success: i % 3 !== 0,
-      reason: i % 3 === 0 ? 'tls' : undefined,
-      message: 'm',
-      notes: [],
-      target: 't',
-      startedAt: 1_700_000_000_000 + i,
-      finishedAt: 1_700_000_000_500 + i,
-      startLagMs: 0,
-      durationSeconds: 0.123 + i / 1000,
-      timeoutSeconds: 10,
-      phases: Object.fromEntries(p.probe.phases.map((phase, j) => [phase, j / 100])),
-      facts: p.probe.facts.map((name) => ({ name, value: i + 0.5, labels: { status: 'SERVING', type: 'online_cloud', plan: 'ultimate', check: 'host_probe', target: 'x"y\\z', availability: 'default_on', version: '18.9.0', revision: 'abc', edition: 'ee' } })),
-      retryAfterSeconds: undefined,
-    };
+  const scheduled = () => plan.probes.filter((p) => p.skippedBecause === undefined);
+  const record = (p: PlannedProbe, i: number, success: boolean): ProbeResult => {
+    const result = resultFor(p, i, success);
     store.record(result);
     metrics.probes.observe(result);
-  }
-  return metrics;
+    return result;
+  };
+  for (const [i, p] of scheduled().entries()) record(p, i, i % 3 !== 0);
+  const replan = (text: string): void => {
+    plan = planFor(text);
+    for (const key of store.retain(new Set(scheduled().map((p) => p.key)))) {
+      const [instance, probe] = key.split('\u0000') as [string, string];
+      metrics.probes.forget(instance, probe);
+    }
+  };
+  return { metrics, store, scheduled, record, replan };
 }
 
 const ours = (text: string): string =>
@@ -47,16 +69,81 @@ const ours = (text: string): string =>
     .filter((line) => /^(# (HELP|TYPE) )?gitlab_duo_/.test(line))
     .join('\n');
 
-describe('exposition', () => {
-  it.each([
-    ['Prometheus text', false],
-    ['OpenMetrics', true],
-  ])('%s: our renderer writes exactly what prom-client would', async (_name, openMetrics) => {
-    const metrics = populated();
-    const registry: Registry = openMetrics ? (metrics.openMetrics as unknown as Registry) : metrics.prometheus;
-    const reference = Registry.merge([registry]);
-    const expected = ours(await reference.metrics());
+type Metrics = ReturnType<typeof populated>['metrics'];
+
+async function render(metrics: Metrics, openMetrics: boolean): Promise<{ actual: string; expected: string }> {
+  const registry: Registry = openMetrics ? (metrics.openMetrics as unknown as Registry) : metrics.prometheus;
+  const expected = ours(await Registry.merge([registry]).metrics());
+  return { actual: ours(await registry.metrics()), expected };
+}
+
+describe.each([
+  ['Prometheus text', false],
+  ['OpenMetrics', true],
+])('exposition, %s', (_name, openMetrics) => {
+  it('our renderer writes exactly what prom-client would', async () => {
+    const { metrics } = populated();
+    const { actual, expected } = await render(metrics, openMetrics);
     expect(expected).toContain('gitlab_duo_probe_failure_reason{gitlab="lab"');
-    expect(ours(await registry.metrics())).toBe(expected);
+    expect(expected).toContain('gitlab_duo_probe_runs_total{gitlab="lab2"');
+    expect(actual).toBe(expected);
+  });
+
+  it('the whole exposition has the families, separators and ending prom-client would write', async () => {
+    const { metrics } = populated();
+    const registry: Registry = openMetrics ? (metrics.openMetrics as unknown as Registry) : metrics.prometheus;
+    // Process metrics change between two renders; their layout does not.
+    const layout = (text: string): string[] => text.split('\n').filter((line) => line === '' || line.startsWith('#'));
+    const reference = await Registry.merge([registry]).metrics();
+    const actual = await registry.metrics();
+    expect(layout(actual)).toEqual(layout(reference));
+    expect(actual.endsWith(openMetrics ? '\n# EOF\n' : '\n')).toBe(true);
+    expect(actual).toContain(openMetrics ? '# TYPE gitlab_duo_probe_runs counter' : '# TYPE gitlab_duo_probe_runs_total counter');
+  });
+
+  it("the latency histogram is the one prom-client's own Histogram would write", async () => {
+    const { metrics, scheduled, record } = populated();
+    const reference = new Registry();
+    if (openMetrics) reference.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+    const histogram = new Histogram({ name: 'gitlab_duo_probe_latency_seconds', help: 'Wall time of every run of the probe, for percentiles over time.', labelNames: ['gitlab', 'probe'], buckets: LATENCY_BUCKETS, registers: [reference] });
+    // The first round was recorded by populated(); replay it, then add more rounds to both.
+    for (const [i, p] of scheduled().entries()) histogram.observe({ gitlab: p.instance.name, probe: p.probe.name }, resultFor(p, i, true).durationSeconds);
+    for (let round = 1; round < 4; round++) {
+      for (const [i, p] of scheduled().entries()) histogram.observe({ gitlab: p.instance.name, probe: p.probe.name }, record(p, i * round + 7, true).durationSeconds);
+    }
+    const family = (text: string): string => text.split('\n').filter((line) => line.includes('gitlab_duo_probe_latency_seconds')).join('\n');
+    const { actual } = await render(metrics, openMetrics);
+    expect(family(actual)).toContain('gitlab_duo_probe_latency_seconds_bucket{le="0.005",gitlab="lab"');
+    expect(family(actual)).toBe(family(await reference.metrics()));
+  });
+
+  it('a probe that ran, was skipped or was removed by a reload shows it at the next scrape', async () => {
+    const { metrics, store, scheduled, record, replan } = populated();
+    const before = await render(metrics, openMetrics);
+    const [first, second] = scheduled();
+    const result = record(first!, 1000, false);
+    store.countSkipped(second!.instance.name, second!.probe.name);
+    const after = await render(metrics, openMetrics);
+    expect(after.actual).toBe(after.expected);
+    expect(after.actual).not.toBe(before.actual);
+    const labels = `gitlab="lab",probe="${result.probe}"`;
+    expect(after.actual).toContain(`gitlab_duo_probe_success{${labels}} 0`);
+    expect(after.actual).toContain(`gitlab_duo_probe_failure_reason{${labels},reason="tls"} 1`);
+    expect(after.actual).toContain(`gitlab_duo_probe_last_run_timestamp_seconds{${labels}} ${result.finishedAt / 1000}`);
+    expect(after.actual).toContain(`gitlab_duo_probe_skipped_runs_total{gitlab="lab",probe="${second!.probe.name}"} 1`);
+
+    replan(CONFIG.slice(0, CONFIG.indexOf('  - name: "lab2"')));
+    const reloaded = await render(metrics, openMetrics);
+    expect(reloaded.actual).toBe(reloaded.expected);
+    expect(reloaded.actual).toContain('gitlab="lab"');
+    expect(reloaded.actual).not.toContain('gitlab="lab2"');
+  });
+
+  it('unchanged probes keep their lines: two scrapes without runs in between are identical', async () => {
+    const { metrics } = populated();
+    const first = await render(metrics, openMetrics);
+    const second = await render(metrics, openMetrics);
+    expect(second.actual).toBe(first.actual);
+    expect(second.actual).toBe(second.expected);
   });
 });
