@@ -33,16 +33,19 @@ export const websocketCable = defineProbe({
     if (token) headers.Authorization = `Bearer ${token.secret.reveal()}`;
     let session: CableSession | undefined;
     try {
-      const cable = openCable({
-        url,
-        socket: connection.socket,
-        headers,
-        secrets: secretsOf(ctx.instance),
-        tokenName: token ? TOKEN_DESCRIPTIONS.duo_user : undefined,
-        onStatus: (status) => ctx.record.fact('gitlab_duo_http_status_code', status),
+      // The phase starts before ws builds and writes its request: the server's clock starts then.
+      const cable = await ctx.record.phase('upgrade', async () => {
+        session = openCable({
+          url,
+          socket: connection.socket,
+          headers,
+          secrets: secretsOf(ctx.instance),
+          tokenName: token ? TOKEN_DESCRIPTIONS.duo_user : undefined,
+          onStatus: (status) => ctx.record.fact('gitlab_duo_http_status_code', status),
+        });
+        await untilDeadline(session.upgraded, ctx.signal, 'waiting for the WebSocket upgrade (101)');
+        return session;
       });
-      session = cable;
-      await ctx.record.phase('upgrade', () => untilDeadline(cable.upgraded, ctx.signal, 'waiting for the WebSocket upgrade (101)'));
       await ctx.record.phase('welcome', () => untilDeadline(cable.welcomed, ctx.signal, "waiting for ActionCable's welcome"));
       ctx.record.note(`101 Switching Protocols (${CABLE_SUBPROTOCOL}) then welcome${token ? ', with the Duo user token' : ', anonymously'}`);
     } finally {
