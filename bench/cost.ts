@@ -11,10 +11,13 @@ import { startInstrumentedServer } from './lib/targets.js';
  * CPU is the process's user + system time from /proc (the same measure for both, every thread
  * counted) over a fixed number of runs, after a warm-up. Our probes run in a child of their own,
  * so the parent's targets and bookkeeping are not counted; blackbox_exporter is driven through
- * /probe the way Prometheus does it, and that request handling is part of its cost.
+ * /probe the way Prometheus does it, and that request handling is part of its cost. For HTTPS, a
+ * third row is the bare Node client (TCP, TLS with a prepared context, HEAD written by hand, first
+ * byte read) in our child, measured the same way: what the runtime costs before any code of ours.
  */
 
-type Tool = 'ours' | 'blackbox';
+/** `floor`: the bare Node client of bench/children/prober.ts (floorRun), in the same child as ours. */
+type Tool = 'ours' | 'blackbox' | 'floor';
 type Kind = 'https' | 'grpc';
 
 export interface CostRow {
@@ -68,6 +71,11 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
       await theirs(warmup);
       rows.push(await measure(kind, 'ours', prober.pid, () => ours(runs)));
       rows.push(await measure(kind, 'blackbox', blackbox.pid, () => theirs(runs)));
+      if (kind === 'https') {
+        const floor = (count: number) => prober.request<{ runs: number; failures: number }>('floorLoad', { url: `${httpsUrl}/`, caFile: ctx.pki.caFile, count, ratePerSec, maxInFlight: 32 });
+        await floor(warmup);
+        rows.push(await measure(kind, 'floor', prober.pid, () => floor(runs)));
+      }
       ctx.log(`cost: ${kind} done`);
     }
   } finally {
@@ -122,21 +130,22 @@ async function driveBlackbox(blackbox: Blackbox, target: string, module: string,
   return { runs, failures };
 }
 
-export const COST_HEADER = ['probe', 'prober', 'runs', 'failures', 'CPU ms / run', 'CPU ratio ours/bb', 'RSS idle MB', 'RSS probing MB (median)', 'RSS peak MB'];
+export const COST_HEADER = ['probe', 'prober', 'runs', 'failures', 'CPU ms / run', 'CPU ratio to bb', 'RSS idle MB', 'RSS probing MB (median)', 'RSS peak MB'];
+
+const TOOL_NAMES: Record<Tool, string> = { ours: 'gitlab-duo-exporter', blackbox: 'blackbox_exporter', floor: 'bare Node client (floor)' };
 
 export function costRows(result: CostResult): string[][] {
   return result.rows.map((row) => {
     const other = result.rows.find((r) => r.kind === row.kind && r.tool === 'blackbox');
     return [
       row.kind === 'https' ? 'HTTPS (customers_portal: HEAD)' : 'gRPC (duo_workflow_service: Health/Check)',
-      row.tool === 'ours' ? 'gitlab-duo-exporter' : 'blackbox_exporter',
+      TOOL_NAMES[row.tool],
       String(row.runs),
       String(row.failures),
       row.cpuMsPerRun.toFixed(2),
-      row.tool === 'ours' && other ? ratio(row.cpuMsPerRun, other.cpuMsPerRun) : '',
-      mb(row.rssIdle),
-      mb(row.rssLoad),
-      mb(row.rssPeak),
+      row.tool !== 'blackbox' && other ? ratio(row.cpuMsPerRun, other.cpuMsPerRun) : '',
+      // The floor runs in our child: its RSS is our process's, not a client's of its own.
+      ...(row.tool === 'floor' ? ['', '', ''] : [mb(row.rssIdle), mb(row.rssLoad), mb(row.rssPeak)]),
     ];
   });
 }

@@ -4,7 +4,7 @@ import { DETECTION_HEADER, detectionRows } from './detection.js';
 import { judgeGoals, type BenchResults } from './report.js';
 import { LAG_BOUND_MS, SCALE_HEADER, scaleRows } from './scale.js';
 import { SCRAPE_HEADER, scrapeRows } from './scrape.js';
-import { median, mb, ms, p99 } from './lib/stats.js';
+import { median, mb, ms, p99, ratio } from './lib/stats.js';
 import { markdownTable } from './lib/table.js';
 
 /**
@@ -78,7 +78,9 @@ export function renderDocument(r: BenchResults): string {
       "runProbe's bookkeeping are part of ours. RSS is",
       "sampled every 250 ms. The HTTPS probe is `customers_portal` (HEAD over TLS, the bench CA configured: the exporter",
       "trusts Node's bundled roots plus that CA, blackbox_exporter only that CA); the gRPC probe is `duo_workflow_service`",
-      '(TLS, ALPN h2, `grpc.health.v1.Health/Check`) against a grpc-js server.',
+      '(TLS, ALPN h2, `grpc.health.v1.Health/Check`) against a grpc-js server. The third HTTPS row is a bare Node client in',
+      "our child, at the same rate: a socket, TLS with a prepared context, `HEAD /` written by hand, the first byte read; no",
+      "HTTP client, runner or probe. It is the runtime's floor: what a Node prober cannot go below on this machine.",
       '',
       markdownTable(COST_HEADER, costRows(c)),
       '',
@@ -162,6 +164,14 @@ export function renderDocument(r: BenchResults): string {
     '  bytes (checked series by series against prom-client\'s renderer) without the per-series arrays, the store is read by',
     '  the plan\'s precomputed key and facts are grouped once per result. Before the change (same machine and method, measured',
     '  while preparing this bench): /metrics p50 6.6 / 294 / 846 ms at 1 / 50 / 200 instances.',
+    '- **CPU per HTTPS run** (`src/net/connect.ts`). The certificate-expiry fact called `getPeerCertificate(true)` a',
+    "  second time (about 0.4 ms: a JS object per certificate, fingerprints included); it now keeps the chain Node already",
+    "  built for its host-name check (a `checkServerIdentity` that calls Node's own), so the metric is computed from the very",
+    '  same chain, store root included. A "closed during the TLS handshake" error was also built on every run, when the',
+    '  socket closed at the end; it is now made only when it applies. Replacing the undici `Client` per connection with',
+    "  node:http / node:http2 on the same socket was tried too: it saved about 0.4 ms more per run (much of undici's share",
+    '  is error objects made to close the connection), but undici is the HTTP client this project chose, and with the',
+    '  bare Node client already above blackbox_exporter (section 2) it would not have reached the goal; it was not kept.',
     '',
     '## How to reproduce',
     '',
@@ -246,18 +256,20 @@ function explainMisses(r: BenchResults): string[] {
       lines.push(
         `**Accuracy tails (p99 over 5 ms, or above blackbox's):** ${counts.join('; ')}. ` +
           'A p99 of these samples is decided by a handful of runs. The bare Node client, in the same child process, has such outliers too: they are the Node process being descheduled or collecting garbage mid-phase on a busy 2-CPU machine (negative errors are the same thing on the target\'s side). ' +
-          'Our runs do more work and allocate more than the bare client (runProbe, undici, ws), the likely reason they meet more of them; this was not separated further. The medians, which carry the systematic error, stay within the goal.',
+          'Our runs do more work and allocate more than the bare client (runProbe, the HTTP client, ws), the likely reason they meet more of them; this was not separated further. The medians, which carry the systematic error, stay within the goal.',
       );
     }
   }
   if (has('CPU per HTTPS') && r.cost) {
-    const ours = r.cost.rows.find((x) => x.kind === 'https' && x.tool === 'ours');
-    const bb = r.cost.rows.find((x) => x.kind === 'https' && x.tool === 'blackbox');
+    const row = (tool: string) => r.cost!.rows.find((x) => x.kind === 'https' && x.tool === tool);
+    const [ours, bb, floor] = [row('ours'), row('blackbox'), row('floor')];
+    const floorText = floor
+      ? `The bare Node client (third row) takes ${floor.cpuMsPerRun.toFixed(2)} ms: ${floor.cpuMsPerRun > (bb?.cpuMsPerRun ?? Infinity) ? 'the runtime alone costs more than blackbox_exporter here, so the goal is out of reach for a Node prober' : 'blackbox_exporter is below it'}, and ours is ${ours ? ratio(ours.cpuMsPerRun, floor.cpuMsPerRun) : '?'} that floor. `
+      : '';
     lines.push(
-      `**CPU per HTTPS run:** ${ours?.cpuMsPerRun.toFixed(2)} ms vs ${bb?.cpuMsPerRun.toFixed(2)} ms. A CPU profile taken while preparing this bench (not part of it; after the TLS-context fix) puts most of it in Node's TLS: the handshake itself, ` +
-        "Node's own `getPeerCertificate(true)` for the host-name check (about 0.3 ms with the ~140 bundled roots in the store; blackbox_exporter trusts only the configured CA) " +
-        'and our second call to it for the certificate-expiry fact (about 0.4 ms: reading the expiry from `getPeerX509Certificate()` instead would save most of that, but it walks only the chain the peer sent, not the root found in the store, which changes what the metric reports), ' +
-        "then undici's per-connection client (about 0.5 ms, including the error objects it creates to close a HEAD connection). " +
+      `**CPU per HTTPS run:** ${ours?.cpuMsPerRun.toFixed(2)} ms vs ${bb?.cpuMsPerRun.toFixed(2)} ms. ${floorText}` +
+        "A CPU profile (not part of this bench) puts most of a run in Node's TLS, which the floor pays too: the handshake itself and Node's own `getPeerCertificate(true)` for the host-name check (about 0.3 to 0.5 ms; it builds a JS object per certificate of the chain). " +
+        'What is above the floor is ours: runProbe\'s bookkeeping (signal, recorder, result), the phase timers and deadline races, and undici\'s client per connection, about 0.4 ms of it error objects undici makes to close a connection (see the changes below for what was cut and what was tried). ' +
         `Per instance at default intervals (about 10 runs a minute) that is ${(((ours?.cpuMsPerRun ?? 0) * 10) / 600).toFixed(2)} % of a core.`,
     );
   }
@@ -274,7 +286,7 @@ function explainMisses(r: BenchResults): string[] {
   if (has('RSS ≤ 80 MB') && r.scrape) {
     const one = r.scrape.rows.find((x) => x.instances === 1);
     lines.push(
-      `**RSS with one instance:** ${one ? mb(one.rssIdle) : '?'} MB idle (V8 heap ${one ? mb(one.heapUsed) : '?'} MB). The heap is small; the rest is code. On this machine (Node.js 20.20) a bare \`node\` process has 39 MB RSS, and importing \`src/app.js\` alone, before any config or probe, brings it to 87 MB: express, undici, ws, prom-client, zod, protobufjs, pino, yaml and node-cron each add 5 to 20 MB when loaded on their own. Reaching 80 MB means loading less code (for instance a lighter HTTP server than express for five routes); not attempted here.`,
+      `**RSS with one instance:** ${one ? mb(one.rssIdle) : '?'} MB idle (V8 heap ${one ? mb(one.heapUsed) : '?'} MB). The heap is small; the rest is code. On this machine (Node.js 20.20) a bare \`node\` process has 39 MB RSS, and importing \`src/app.js\` alone, before any config or probe, brings it to about 85 MB: express, ws, prom-client, zod, protobufjs, pino, yaml and node-cron each add 5 to 20 MB when loaded on their own. Reaching 80 MB means loading less code (for instance a lighter HTTP server than express for five routes); not attempted here.`,
     );
   }
   if (has('≥ 200 instances') && r.scale) {

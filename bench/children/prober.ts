@@ -75,34 +75,51 @@ serveRequests({
   /** `count` runs started at a fixed rate (not back to back), at most `maxInFlight` at once. */
   async load({ key, count, ratePerSec, maxInFlight }) {
     const p = find(key);
-    const total = Number(count);
-    const periodMs = 1000 / Number(ratePerSec);
-    const limit = Number(maxInFlight ?? 32);
-    let inFlight = 0;
-    let failures = 0;
-    let skipped = 0;
-    let firstFailure: string | undefined;
-    const running: Promise<void>[] = [];
-    const start = Date.now();
-    for (let i = 0; i < total; i++) {
-      const wait = start + i * periodMs - Date.now();
-      if (wait > 0) await sleep(wait);
-      if (inFlight >= limit) {
-        skipped++;
-        continue;
-      }
-      inFlight++;
-      running.push(
-        runOnce(p).then((r) => {
-          inFlight--;
-          if (!r.success) {
-            failures++;
-            firstFailure ??= `${r.reason}: ${r.message}`;
-          }
-        }),
-      );
-    }
-    await Promise.all(running);
-    return { runs: total - skipped, failures, skipped, firstFailure, elapsedMs: Date.now() - start };
+    return paced(Number(count), Number(ratePerSec), Number(maxInFlight ?? 32), async () => {
+      const r = await runOnce(p);
+      return r.success ? undefined : `${r.reason}: ${r.message}`;
+    });
+  },
+
+  /** The same as `load`, with floorRun (the bare Node client) instead of a probe run. */
+  async floorLoad({ url, caFile, count, ratePerSec, maxInFlight }) {
+    const target = new URL(String(url));
+    return paced(Number(count), Number(ratePerSec), Number(maxInFlight ?? 32), () =>
+      floorRun(target, String(caFile)).then(
+        () => undefined,
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      ),
+    );
   },
 });
+
+/** Starts `total` runs at `ratePerSec`, skipping a start when `limit` are in flight. A run resolves to its failure, if any. */
+async function paced(total: number, ratePerSec: number, limit: number, run: () => Promise<string | undefined>) {
+  const periodMs = 1000 / ratePerSec;
+  let inFlight = 0;
+  let failures = 0;
+  let skipped = 0;
+  let firstFailure: string | undefined;
+  const running: Promise<void>[] = [];
+  const start = Date.now();
+  for (let i = 0; i < total; i++) {
+    const wait = start + i * periodMs - Date.now();
+    if (wait > 0) await sleep(wait);
+    if (inFlight >= limit) {
+      skipped++;
+      continue;
+    }
+    inFlight++;
+    running.push(
+      run().then((failure) => {
+        inFlight--;
+        if (failure !== undefined) {
+          failures++;
+          firstFailure ??= failure;
+        }
+      }),
+    );
+  }
+  await Promise.all(running);
+  return { runs: total - skipped, failures, skipped, firstFailure, elapsedMs: Date.now() - start };
+}

@@ -1,12 +1,14 @@
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { constants as h2, createSecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { timedRequest } from '../../src/net/http-request.js';
 import type { NetOptions } from '../../src/net/options.js';
 import { RunRecorder } from '../../src/runner/recorder.js';
 import { PHASES } from '../../src/probes/types.js';
-import { baselineSocketCount, LOOPBACK, settledSocketCount, startHttpsServer } from '../helpers/servers.js';
+import { baselineSocketCount, closeOnTestEnd, LOOPBACK, settledSocketCount, startHttpsServer } from '../helpers/servers.js';
 import { createPki, type TestPki } from '../helpers/tls.js';
 import { failure } from '../helpers/failure.js';
 
@@ -28,6 +30,19 @@ function net(port: number, extra: Partial<NetOptions> = {}): NetOptions {
     cloudflare: loadCloudflareRanges(),
     ...extra,
   };
+}
+
+/** An HTTP/2 server whose handler does what the test wants with each stream. */
+async function h2Server(handler: (req: Http2ServerRequest, res: Http2ServerResponse) => void): Promise<number> {
+  const server = createSecureServer({ key: pki.valid.keyPem, cert: pki.valid.chainPem }, handler);
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+  closeOnTestEnd(server, new Set(), () => sessions.forEach((session) => session.destroy()));
+  return (server.address() as AddressInfo).port;
 }
 
 function context(port: number, timeoutMs = 2000, extra: Partial<NetOptions> = {}): { net: NetOptions; signal: AbortSignal; record: RunRecorder } {
@@ -94,6 +109,56 @@ describe('timedRequest', () => {
     expect(Date.now() - started).toBeLessThan(500 + 250);
     expect(ctx.record.phases.get('transfer')).toBeGreaterThan(0);
     expect(await settledSocketCount(before)).toBe(before);
+  });
+
+  it('HTTP/1.1: repeated response headers come as arrays, and Host names the origin', async () => {
+    let host: string | undefined;
+    const server = createHttpsServer({ key: pki.valid.keyPem, cert: pki.valid.chainPem }, (req, res) => {
+      host = req.headers.host;
+      res.setHeader('x-twice', ['a', 'b']);
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+    closeOnTestEnd(server, new Set(), () => server.closeAllConnections());
+    const port = (server.address() as AddressInfo).port;
+    const response = await timedRequest({ url: new URL(`https://${HOST}:${port}/`) }, context(port));
+    expect(response.headers['x-twice']).toEqual(['a', 'b']);
+    expect(host).toBe(`${HOST}:${port}`);
+  });
+
+  it('HTTP/2: a stream reset before the response → unexpected_response at once, nothing left open', async () => {
+    const port = await h2Server((req) => req.stream.close(h2.NGHTTP2_NO_ERROR));
+    const ctx = context(port);
+    const before = await baselineSocketCount();
+    const started = Date.now();
+    const err = await failure(timedRequest({ url: new URL(`https://${HOST}:${port}/`), alpn: ['h2'] }, ctx));
+    expect(err.reason).toBe('unexpected_response');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await settledSocketCount(before)).toBe(before);
+  });
+
+  it('HTTP/2: a GOAWAY that leaves the request out → unexpected_response, not a wait for the deadline', async () => {
+    // SETTINGS, then GOAWAY (last stream 0, NO_ERROR) once the request has arrived.
+    const goaway = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const sockets = new Set<Socket>();
+    const server = createTlsServer({ key: pki.valid.keyPem, cert: pki.valid.chainPem, ALPNProtocols: ['h2'] }, (socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      let received = 0;
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        // The client preface (24 bytes) and its SETTINGS come first; a HEADERS frame follows.
+        if (received > 24 + 9 && !socket.destroyed) socket.write(goaway);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+    closeOnTestEnd(server, sockets);
+    const port = (server.address() as AddressInfo).port;
+    const started = Date.now();
+    const err = await failure(timedRequest({ url: new URL(`https://${HOST}:${port}/`), alpn: ['h2'] }, context(port)));
+    expect(err.reason).toBe('unexpected_response');
+    expect(err.message).toMatch(/GOAWAY/);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('an already aborted signal → timeout before any connection', async () => {
