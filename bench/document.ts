@@ -3,7 +3,7 @@ import { COST_HEADER, costRows } from './cost.js';
 import { DETECTION_HEADER, detectionRows } from './detection.js';
 import { judgeGoals, type BenchResults } from './report.js';
 import { LAG_BOUND_MS, SCALE_HEADER, scaleRows } from './scale.js';
-import { SCRAPE_HEADER, scrapeRows } from './scrape.js';
+import { RENDER_HEADER, renderRows, SCRAPE_HEADER, SCRAPE_INTERVAL_SECONDS, scrapeRows } from './scrape.js';
 import { median, mb, ms, p99, ratio } from './lib/stats.js';
 import { markdownTable } from './lib/table.js';
 
@@ -93,9 +93,19 @@ export function renderDocument(r: BenchResults): string {
       '',
       'The exporter (`startApp`, as `serve` runs it, pinned to CPU 1) with 1, 50 and 200 instances pointed at the simulator;',
       'every probe has run once and intervals are 1h, so nothing runs while wrk (pinned to CPU 0, one connection, requests',
-      `back to back for ${r.scrape.durationSec} s) measures \`GET /metrics\`: every request is a full render. Size is one scrape's body.`,
+      `back to back for ${r.scrape.durationSec} s) measures \`GET /metrics\`. Nothing changes between requests, so every family is`,
+      'served from its cache (src/metrics/collected.ts): this is the cost of a scrape when no probe ran since the last one.',
+      "Size is one scrape's body. The floor column is a bare node:http server answering with the same bytes, measured by the",
+      'same wrk on the same CPU: what moving the body costs in Node, before any rendering.',
       '',
       markdownTable(SCRAPE_HEADER, scrapeRows(r.scrape)),
+      '',
+      'Probes run between real scrapes, and their lines are formatted again at the next one. Render time in the exporter',
+      "process (the registry's render(), no HTTP), with the probes' last results recorded again before each render: none,",
+      `each probe with probability min(1, ${SCRAPE_INTERVAL_SECONDS} s / its default interval) as between two scrapes ${SCRAPE_INTERVAL_SECONDS} s apart at default`,
+      'intervals, and all of them:',
+      '',
+      markdownTable(RENDER_HEADER, renderRows(r.scrape)),
       '',
       'Series per instance, from the metric contract (metrics.md): `gitlab_duo_probe_failure_reason` is one-hot over 16',
       'reasons × 13 scheduled probes (208 series), `gitlab_duo_probe_latency_seconds` has 12 buckets + sum + count + `+Inf`',
@@ -157,13 +167,16 @@ export function renderDocument(r: BenchResults): string {
     '  the event loop; resolving on `secureConnect` let the next steps (reading the certificate chain, creating the HTTP',
     "  client, writing the request) run first. The server saw the handshake end up to a millisecond later than the tls phase",
     '  said (tls bias −0.5 ms, first_byte +1.2 ms). One loop turn before resolving sends it first.',
-    '- **/metrics rendering** (`src/metrics/`, `src/runner/store.ts`). The per-probe gauges and counters were filled by',
-    "  `collect() { reset(); set(...) }`, which hashes every label set into prom-client's map and reads it back, and",
-    "  prom-client's text renderer costs ~2 µs per series (it flattens a fresh `sharedLabels` object per series, defeating",
-    '  its own cache). Now the gauges compute their series straight into `get()`\'s answer, the registries render the same',
-    '  bytes (checked series by series against prom-client\'s renderer) without the per-series arrays, the store is read by',
-    '  the plan\'s precomputed key and facts are grouped once per result. Before the change (same machine and method, measured',
-    '  while preparing this bench): /metrics p50 6.6 / 294 / 846 ms at 1 / 50 / 200 instances.',
+    '- **/metrics rendering** (`src/metrics/`, `src/runner/store.ts`, `src/http/server.ts`). First, the per-probe gauges and',
+    "  counters were filled by `collect() { reset(); set(...) }`, which hashes every label set into prom-client's map and reads",
+    "  it back, and prom-client's text renderer costs ~2 µs per series: now the series are computed straight from the store",
+    "  and rendered to the same bytes (checked against prom-client's renderer) without the per-series arrays (p50 6.6 / 294 /",
+    '  846 ms before, 1.2 / 42 / 283 ms after, at 1 / 50 / 200 instances). Then, since most probes have not run between two',
+    "  scrapes, each probe's lines are kept as bytes until its state changes, each family as one buffer until one of its",
+    '  probes changes, and the families are written to the socket as they are, with no 12 MB string: the render at 200',
+    '  instances with nothing new went from ~280 ms to under a millisecond, and with a fifth of the probes new (a 15 s scrape',
+    "  at default intervals) to the figures in section 3. Joining the cached lines as strings was tried and dropped: V8's",
+    '  flattening of an 80 000-piece string cost more than the formatting it saved.',
     '- **CPU per HTTPS run** (`src/net/connect.ts`). The certificate-expiry fact called `getPeerCertificate(true)` a',
     "  second time (about 0.4 ms: a JS object per certificate, fingerprints included); it now keeps the chain Node already",
     "  built for its host-name check (a `checkServerIdentity` that calls Node's own), so the metric is computed from the very",
@@ -172,6 +185,12 @@ export function renderDocument(r: BenchResults): string {
     "  node:http / node:http2 on the same socket was tried too: it saved about 0.4 ms more per run (much of undici's share",
     '  is error objects made to close the connection), but undici is the HTTP client this project chose, and with the',
     '  bare Node client already above blackbox_exporter (section 2) it would not have reached the goal; it was not kept.',
+    '- **Scheduler slots** (`src/runner/scheduler.ts`). Every probe kept the phase of its first run, and all first runs',
+    '  fall in the 10 s start jitter, so at 400 instances the 30 s and 60 s probes came due in the same 10 s of each',
+    '  interval: steady lag p99 523 ms in bursts, at 28 % of the core. Later runs now fall on a per-probe slot, a hash of',
+    '  (instance, probe, interval) modulo the interval, as Prometheus spreads its targets (section 4).',
+    '- **WebSocket upgrade phase** (`src/probes/websocket-cable.ts`): it started after ws had built its request, 0.52 ms',
+    '  short of the server-side truth (median bias); it now starts before.',
     '',
     '## How to reproduce',
     '',
@@ -201,20 +220,20 @@ function scaleFindings(s: NonNullable<BenchResults['scale']>): string[] {
   const lines: string[] = [];
   const growth = base.map((x) => `${x.instances}: lag p99 ${ms(x.steady.lagP99)} ms, ${x.exporterCpuPct.toFixed(0)} % CPU, ${mb(x.rss)} MB`).join('; ');
   lines.push(`How it grows (steady window): ${growth}.`, '');
+  lines.push(
+    "Every probe's first run falls in the first `scheduler.max_start_jitter` (10 s) after start, hence the start-up lag; later runs fall on the probe's own slot, a hash of (instance, probe, interval) modulo the interval, so the steady runs of all instances are spread evenly over their interval " +
+      `(${base.map((x) => `${x.instances}: ${(x.steady.runs / x.steadySeconds).toFixed(0)} runs/s`).join(', ')} over the steady window, with no burst).`,
+    '',
+  );
   if (failing) {
     lines.push(
-      `At ${failing.instances} instances the lag is not for want of CPU on average (${failing.exporterCpuPct.toFixed(0)} % of the core over the window): it comes in bursts. ` +
-        "A probe keeps the phase of its first run, and every first run falls in the first `scheduler.max_start_jitter` (default 10 s) after start, so all the 30 s probes of all instances come due in the same 10 s of every 30 s, and the 60 s probes in the same 10 s of every minute. " +
-        `With three 30 s and three 60 s probes per instance, that is up to ${Math.round((failing.instances * 6) / 10)} runs/s in those 10 s (${(failing.steady.runs / failing.steadySeconds).toFixed(0)} runs/s over the window), more than one core and 16 concurrency slots get through: runs queue for seconds, then the core idles.`,
+      `At ${failing.instances} instances the steady lag p99 is ${ms(failing.steady.lagP99)} ms with the exporter at ${failing.exporterCpuPct.toFixed(0)} % of its core and event-loop delay p99 ${ms(failing.steady.loopDelay.p99)} ms: ` +
+        (failing.exporterCpuPct > 85 ? 'the core is saturated.' : 'runs wait for one of the 16 concurrency slots (`scheduler.max_concurrency`) behind slow runs, and timers wait behind synchronous work (GC, renders).'),
       '',
     );
   }
   if (spread) {
-    lines.push(
-      `With \`scheduler.max_start_jitter: ${spread.startJitter}\` the same ${spread.instances} instances spread their first runs, and so every later run, over the whole interval: steady lag p99 ${ms(spread.steady.lagP99)} ms (${spread.steady.lagP99 < LAG_BOUND_MS ? 'within' : 'still over'} the bound) at ${spread.exporterCpuPct.toFixed(0)} % CPU. ` +
-        'For large fleets, set `scheduler.max_start_jitter: 1m` (the longest of the 30 s and 60 s intervals); making the steady phase independent of the first run (first run soon, later runs spread over the interval) would make that the default without delaying the first results.',
-      '',
-    );
+    lines.push(`With \`scheduler.max_start_jitter: ${spread.startJitter}\` the same ${spread.instances} instances: steady lag p99 ${ms(spread.steady.lagP99)} ms at ${spread.exporterCpuPct.toFixed(0)} % CPU.`, '');
   }
   return lines;
 }
@@ -242,7 +261,9 @@ function explainMisses(r: BenchResults): string[] {
       lines.push(
         `**Accuracy, median, vs blackbox_exporter:** ${medianWorse.join('; ')}. These are fractions of a millisecond, and where a bare Node client was measured (the last column of section 1) ours sits within about 0.1 ms of it: ` +
           "the gap is the runtime's. A Node socket's events arrive one event-loop turn and a promise chain after the kernel's; in TLS, the socket and SSL objects and the key share are made inside the phase, before the ClientHello leaves, and the client waits one loop turn after the handshake so its Finished goes out (see the changes below). " +
-          'The WebSocket `upgrade` phase is the one with a share of our own: ws builds its request before the phase starts, so that time is in the server-side truth but not in the phase (a negative bias); starting the phase before `openCable` in `src/probes/websocket-cable.ts` would fix it.',
+          (medianWorse.some((m) => m.startsWith('upgrade'))
+            ? 'The WebSocket `upgrade` phase has no bare-client column: ws builds and writes the request and parses the 101 inside the phase (it now starts before ws builds the request; it started after, a −0.5 ms bias, see the changes below).'
+            : ''),
       );
     }
     const tails = [...new Set([...tailWorse.map((t) => t.split(' ')[0]!), ...noisy.map((t) => t.split(' ')[0]!)])];
@@ -277,9 +298,11 @@ function explainMisses(r: BenchResults): string[] {
     const big = r.scrape.rows.find((x) => x.instances === 200);
     if (big) {
       lines.push(
-        `**/metrics at 200 instances:** ${ms(big.p99Ms)} ms p99 for ${big.series} series (${(big.bytes / 1024 / 1024).toFixed(1)} MB per scrape), after the rendering fix below (it was 846 ms p50). ` +
-          'No renderer produces 12 MB of text in 10 ms: the goal needs fewer series. About 650 series per instance come from the metric contract: the one-hot `gitlab_duo_probe_failure_reason` (16 reasons × 13 probes = 208, all but one 0) and the latency histogram (195). ' +
-          'Exporting only the current reason (1) instead of the one-hot with zeros, and fewer buckets, would cut the series count by more than half; that is a change to metrics.md, its alerts and dashboards, for their owners to decide. With one instance the scrape takes a few milliseconds.',
+        `**/metrics at 200 instances:** ${ms(big.p99Ms)} ms p99 (p50 ${ms(big.p50Ms)}) for ${big.series} series, ${(big.bytes / 1024 / 1024).toFixed(1)} MB per scrape; the same bytes from a bare node:http server: p99 ${ms(big.floor.p99Ms)} ms (p50 ${ms(big.floor.p50Ms)}). ` +
+          'With nothing to re-render the exporter is close to that floor: the time goes to moving 12 MB through Node and the kernel, and the p99 to a loaded 2-CPU machine. ' +
+          `When probes ran since the last scrape their lines are formatted again: ${ms(big.render.probing.p50Ms)} ms (p50) of render at default intervals and a ${SCRAPE_INTERVAL_SECONDS} s scrape, ${ms(big.render.all.p50Ms)} ms if every probe ran. ` +
+          'The size is the metric contract: about 650 series per instance, of which the one-hot `gitlab_duo_probe_failure_reason` (16 reasons × 13 probes = 208, all but one 0) and the latency histogram (195). ' +
+          'Exporting only the current reason instead of the one-hot with zeros, and fewer buckets, would halve it; that is a change to metrics.md, its alerts and dashboards, for their owners to decide.',
       );
     }
   }

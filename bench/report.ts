@@ -5,7 +5,7 @@ import type { Machine } from './lib/machine.js';
 import { median, mb, ms, p99 } from './lib/stats.js';
 import { markdownTable } from './lib/table.js';
 import { LAG_BOUND_MS, SCALE_HEADER, scaleRows, type ScaleResult } from './scale.js';
-import { SCRAPE_HEADER, scrapeRows, type ScrapeResult } from './scrape.js';
+import { RENDER_HEADER, renderRows, SCRAPE_HEADER, scrapeRows, type ScrapeResult } from './scrape.js';
 
 export interface BenchResults {
   readonly machine: Machine;
@@ -83,7 +83,7 @@ export function renderTables(r: BenchResults): string {
   const parts: string[] = [];
   if (r.accuracy) parts.push('## 1. Accuracy (abs err = |measured − server-side truth|)', markdownTable(ACCURACY_HEADER, accuracyRows(r.accuracy)));
   if (r.cost) parts.push(`## 2. Cost per probe run (${r.cost.runs} runs at ${r.cost.ratePerSec}/s each)`, markdownTable(COST_HEADER, costRows(r.cost)));
-  if (r.scrape) parts.push(`## 3. Scrape cost (wrk -t1 -c1 -d${r.scrape.durationSec}s)`, markdownTable(SCRAPE_HEADER, scrapeRows(r.scrape)));
+  if (r.scrape) parts.push(`## 3. Scrape cost (wrk -t1 -c1 -d${r.scrape.durationSec}s)`, markdownTable(SCRAPE_HEADER, scrapeRows(r.scrape)), markdownTable(RENDER_HEADER, renderRows(r.scrape)));
   if (r.scale) parts.push('## 4. Scale (default intervals, exporter on one core)', markdownTable(SCALE_HEADER, scaleRows(r.scale)));
   if (r.detection) parts.push(`## 5. Detection (${r.detection.instances} instances, fault ${r.detection.scenario})`, markdownTable(DETECTION_HEADER, detectionRows(r.detection)));
   const goals = judgeGoals(r);

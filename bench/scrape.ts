@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { BenchContext } from './lib/context.js';
-import { fleetYaml, startExporterChild, startSimulatorChild } from './lib/fleet.js';
+import { fleetYaml, startExporterChild, startSimulatorChild, type RenderCost } from './lib/fleet.js';
 import { httpText } from './lib/http.js';
-import { rssBytes, sleep, waitFor } from './lib/proc.js';
+import { rssBytes, sleep, startChild, waitFor } from './lib/proc.js';
 import { mb, ms } from './lib/stats.js';
 
 /**
@@ -16,6 +16,10 @@ const run = promisify(execFile);
 
 export interface ScrapeRow {
   readonly instances: number;
+  /** The same bytes from a bare node:http server, the same wrk: what moving the body costs. */
+  readonly floor: { readonly p50Ms: number; readonly p99Ms: number };
+  /** In-process render time with none, a default-interval share and all of the probes changed. */
+  readonly render: { readonly idle: RenderCost; readonly probing: RenderCost; readonly all: RenderCost };
   readonly series: number;
   readonly bytes: number;
   readonly p50Ms: number;
@@ -54,7 +58,14 @@ export async function runScrape(ctx: BenchContext): Promise<ScrapeResult> {
         const { body } = await httpText(`${exporter.url}/metrics`);
         const series = body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
         const wrk = await runWrk(`${exporter.url}/metrics`, durationSec);
-        rows.push({ instances, series, bytes: Buffer.byteLength(body), ...wrk, rssIdle, heapUsed: memory.heapUsed });
+        const floor = await staticFloor(body, durationSec);
+        const renders = ctx.quick ? 20 : 60;
+        const render = {
+          idle: await exporter.renderCost({ renders, share: 0 }),
+          probing: await exporter.renderCost({ renders, scrapeSeconds: SCRAPE_INTERVAL_SECONDS }),
+          all: await exporter.renderCost({ renders, share: 1 }),
+        };
+        rows.push({ instances, series, bytes: Buffer.byteLength(body), ...wrk, floor, render, rssIdle, heapUsed: memory.heapUsed });
         ctx.log(`scrape: ${instances} instances: p99 ${ms(wrk.p99Ms)} ms, ${series} series`);
       } finally {
         await exporter.stop();
@@ -64,6 +75,21 @@ export async function runScrape(ctx: BenchContext): Promise<ScrapeResult> {
     await sim.stop();
   }
   return { durationSec, rows };
+}
+
+/** Prometheus's default scrape interval (`global.scrape_interval`: 1m; 15s in its example config). */
+export const SCRAPE_INTERVAL_SECONDS = 15;
+
+/** wrk against a bare server holding `body`, on the CPU the exporter had. */
+async function staticFloor(body: string, durationSec: number): Promise<{ p50Ms: number; p99Ms: number }> {
+  const child = startChild('static', { cpu: 1 });
+  try {
+    const { url } = await child.request<{ url: string }>('start', { body, contentType: 'text/plain; version=0.0.4; charset=utf-8' });
+    const { p50Ms, p99Ms } = await runWrk(url, durationSec);
+    return { p50Ms, p99Ms };
+  } finally {
+    await child.stop();
+  }
 }
 
 /** wrk with one thread and one connection, pinned to CPU 0 (the exporter has CPU 1). */
@@ -79,7 +105,7 @@ async function runWrk(url: string, durationSec: number): Promise<{ p50Ms: number
   return { p50Ms: latency('50'), p99Ms: latency('99'), requestsPerSec: rps ? Number(rps[1]) : Number.NaN };
 }
 
-export const SCRAPE_HEADER = ['instances', 'series', 'size KiB', '/metrics p50 ms', '/metrics p99 ms', 'scrapes/s (back to back)', 'RSS idle MB', 'V8 heap used MB'];
+export const SCRAPE_HEADER = ['instances', 'series', 'size KiB', '/metrics p50 ms', '/metrics p99 ms', 'same bytes, bare node:http p50 / p99 ms', 'scrapes/s (back to back)', 'RSS idle MB', 'V8 heap used MB'];
 
 export function scrapeRows(result: ScrapeResult): string[][] {
   return result.rows.map((r) => [
@@ -88,8 +114,23 @@ export function scrapeRows(result: ScrapeResult): string[][] {
     (r.bytes / 1024).toFixed(0),
     ms(r.p50Ms),
     ms(r.p99Ms),
+    `${ms(r.floor.p50Ms)} / ${ms(r.floor.p99Ms)}`,
     r.requestsPerSec.toFixed(0),
     mb(r.rssIdle),
     mb(r.heapUsed),
   ]);
+}
+
+export const RENDER_HEADER = ['instances', 'probes changed since the last render', 'share of probes', 'render p50 ms', 'render p99 ms', 'render max ms'];
+
+export function renderRows(result: ScrapeResult): string[][] {
+  return result.rows.flatMap((r) =>
+    (
+      [
+        ['none (nothing ran since the last scrape)', r.render.idle],
+        [`default intervals, one ${SCRAPE_INTERVAL_SECONDS} s scrape interval`, r.render.probing],
+        ['all', r.render.all],
+      ] as const
+    ).map(([what, cost]) => [String(r.instances), what, `${(cost.changedShare * 100).toFixed(0)} %`, ms(cost.p50Ms), ms(cost.p99Ms), ms(cost.maxMs)]),
+  );
 }

@@ -6,9 +6,11 @@
 import { createWriteStream } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startApp, type App } from '../../src/app.js';
+import { parseDuration } from '../../src/config/duration.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { scheduled } from '../../src/runner/plan.js';
+import type { ProbeResult } from '../../src/runner/result.js';
 import { serveRequests } from '../lib/proc.js';
 import { median, p99, quantile } from '../lib/stats.js';
 
@@ -24,6 +26,7 @@ interface Run {
 }
 
 let app: App | undefined;
+let recordQuietly: ((result: ProbeResult) => unknown) | undefined;
 const runs: Run[] = [];
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
@@ -43,6 +46,7 @@ serveRequests({
     // Every finished run goes through store.record: note its lag there, then let it through.
     const store = app.store;
     const record = store.record.bind(store);
+    recordQuietly = record;
     store.record = (result) => {
       runs.push({
         instance: result.instance,
@@ -103,6 +107,36 @@ serveRequests({
   /** The runs that started at or after `since` more than `minLagMs` late, for a closer look. */
   laggards({ since, minLagMs }) {
     return runs.filter((r) => r.startedAt >= Number(since) && r.lagMs >= Number(minLagMs)).map((r) => ({ probe: r.probe, instance: r.instance, startedAt: r.startedAt, lagMs: r.lagMs, durationMs: r.durationMs }));
+  },
+
+  /**
+   * The cost of rendering /metrics when some probes ran since the last scrape: before each of
+   * `renders` renders, each probe's last result is recorded again (a new run, as far as the store
+   * and the histogram can tell) with probability min(1, scrapeSeconds / its default interval), as
+   * at default intervals, or with probability `share` when given. Timed in process: the render
+   * alone, no HTTP.
+   */
+  async renderCost({ renders, scrapeSeconds, share }) {
+    if (!app || !recordQuietly) throw new Error('not started');
+    const probes = scheduled(app.plan());
+    const chance = (defaultInterval: string): number =>
+      share !== undefined ? Number(share) : Math.min(1, (Number(scrapeSeconds) * 1000) / (parseDuration(defaultInterval) ?? Number.POSITIVE_INFINITY));
+    const times: number[] = [];
+    let changed = 0;
+    for (let i = 0; i < Number(renders); i++) {
+      for (const p of probes) {
+        const last = app.store.byKey(p.key)?.last;
+        if (!last || Math.random() >= chance(p.probe.defaultInterval)) continue;
+        const again = { ...last, finishedAt: Date.now(), durationSeconds: last.durationSeconds * (0.9 + Math.random() / 5) };
+        recordQuietly(again);
+        app.metrics.probes.observe(again);
+        changed++;
+      }
+      const started = performance.now();
+      await app.metrics.prometheus.render();
+      times.push(performance.now() - started);
+    }
+    return { p50Ms: median(times), p99Ms: p99(times), maxMs: Math.max(...times), changedShare: changed / (Number(renders) * probes.length) };
   },
 
   async stop() {

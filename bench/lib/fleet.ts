@@ -61,7 +61,16 @@ export interface ExporterChild {
   readonly startedAt: number;
   stats(since: number): Promise<ExporterStats>;
   populated(): Promise<{ done: number; scheduled: number }>;
+  renderCost(args: { renders: number; scrapeSeconds?: number; share?: number }): Promise<RenderCost>;
   stop(): Promise<void>;
+}
+
+/** In-process /metrics render time with a share of the probes changed since the last render. */
+export interface RenderCost {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly changedShare: number;
 }
 
 export async function startExporterChild(yaml: string, options: { cpu?: number; maxStartJitterMs?: number } = {}): Promise<ExporterChild> {
@@ -72,6 +81,7 @@ export async function startExporterChild(yaml: string, options: { cpu?: number; 
     ...started,
     stats: (since) => child.request<ExporterStats>('stats', { since }),
     populated: () => child.request('populated'),
+    renderCost: (args) => child.request<RenderCost>('renderCost', args),
     stop: async () => {
       await child.request('stop').catch(() => undefined);
       await child.stop();
