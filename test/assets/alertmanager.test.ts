@@ -69,8 +69,13 @@ describe('alertmanager.example.yml inhibition', () => {
     await waitFor(async () => (await fetch(`${base}/-/ready`)).ok, 15_000, () => log);
   }, 30_000);
 
-  afterAll(() => {
-    am?.kill('SIGTERM');
+  afterAll(async () => {
+    // Alertmanager writes its data folder as it stops: remove it only once the process is gone.
+    if (am && am.exitCode === null && am.signalCode === null) {
+      const exited = new Promise<void>((resolve) => am!.once('exit', () => resolve()));
+      am.kill('SIGTERM');
+      await exited;
+    }
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
