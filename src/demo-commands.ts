@@ -2,10 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
-import { demoBanner, startDemo } from './demo.js';
 import { createLogger } from './log.js';
 import { shutdownSignal } from './signals.js';
-import { exporterInstanceConfig, SCENARIO_NAMES, startSimulator, type ScenarioName } from './simulator/index.js';
+// Only the scenario names (a table with no imports) are needed to build the command line; the
+// simulator itself (grpc-js, @peculiar/x509, its servers) is loaded by the two commands that run
+// it, so that `serve` and `check` do not carry it: about 12 MB of RSS (docs/performance.md).
+import { SCENARIO_NAMES, type ScenarioName } from './simulator/scenarios.js';
 import type { LogFormat, LogLevel } from './config/schema.js';
 
 interface Flags {
@@ -38,6 +40,7 @@ export function addDemoCommands(program: Command, setCode: (code: number) => voi
 async function demo(flags: Flags): Promise<number> {
   const logger = createLogger({ level: flags['log.level'] ?? 'warn', format: flags['log.format'] ?? 'pretty' });
   const stopSignal = shutdownSignal();
+  const { demoBanner, startDemo } = await import('./demo.js');
   const running = await startDemo({
     listenAddress: flags['web.listenAddress'] ?? ':10420',
     scenario: flags.scenario,
@@ -53,6 +56,7 @@ async function demo(flags: Flags): Promise<number> {
 async function simulatorOnly(flags: Flags): Promise<number> {
   const logger = createLogger({ level: flags['log.level'] ?? 'info', format: flags['log.format'] ?? 'pretty' });
   const stopSignal = shutdownSignal();
+  const { exporterInstanceConfig, startSimulator } = await import('./simulator/index.js');
   const sim = await startSimulator({ scenario: flags.scenario, controlPort: flags.controlPort === undefined ? undefined : Number(flags.controlPort), logger });
   const dir = resolve(flags.outputDir ?? 'simulator-out');
   mkdirSync(dir, { recursive: true, mode: 0o700 });

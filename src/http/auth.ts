@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { WebConfigWatcher } from './tls-server.js';
@@ -77,7 +76,7 @@ export class BasicAuthChecker {
   readonly #cache = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly compare: CompareFn = (password, hash) => bcrypt.compare(password, hash)) {}
+  constructor(private readonly compare: CompareFn = bcryptCompare) {}
 
   async check(users: ReadonlyMap<string, string>, user: string, password: string): Promise<boolean> {
     const hash = findUser(users, user);
@@ -131,4 +130,10 @@ export class TokenBucket {
     this.#tokens -= 1;
     return true;
   }
+}
+
+/** bcryptjs, loaded on the first check: only web configs with basic_auth_users need it. */
+async function bcryptCompare(password: string, hash: string): Promise<boolean> {
+  const { default: bcrypt } = await import('bcryptjs');
+  return bcrypt.compare(password, hash);
 }
