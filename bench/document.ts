@@ -172,7 +172,7 @@ export function renderDocument(r: BenchResults): string {
     "  it back, and prom-client's text renderer costs ~2 µs per series: now the series are computed straight from the store",
     "  and rendered to the same bytes (checked against prom-client's renderer) without the per-series arrays (p50 6.6 / 294 /",
     '  846 ms before, 1.2 / 42 / 283 ms after, at 1 / 50 / 200 instances). Then, since most probes have not run between two',
-    "  scrapes, each probe's lines are kept as bytes until its state changes, each family as one buffer until one of its",
+    "  scrapes, each probe's lines are kept as text until its state changes, each family as one buffer until one of its",
     '  probes changes, and the families are written to the socket as they are, with no 12 MB string: the render at 200',
     '  instances with nothing new went from ~280 ms to about 2 ms, and with a fifth of the probes new (a 15 s scrape',
     "  at default intervals) to the figures in section 3. Joining the cached lines as strings was tried and dropped: V8's",

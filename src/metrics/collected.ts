@@ -26,15 +26,17 @@ export function wholeFamily(fill: (set: SetSeries) => void): SeriesSource {
   return { each: fill, write: (lineName, out) => void out.push(Buffer.from(linesOf(lineName, fill))) };
 }
 
-/** The probes a per-probe family covers at this moment, and a stamp for each. */
+/**
+ * The probes a per-probe family covers at this moment, and a stamp for each. A view object is
+ * replaced whenever a stamp or the probes change, and kept while none does: its identity tells a
+ * family whether anything of it changed since it last rendered.
+ */
 export interface ProbeView {
   /** The same array for as long as the plan is the same: the cache is indexed by it. */
   readonly probes: readonly PlannedProbe[];
   /** Per probe, a stamp that changes whenever its series may have (never reused for other content). */
   readonly versions: readonly number[];
 }
-// A view object is replaced whenever a stamp or the probes change, and kept while none does: its
-// identity tells a family whether anything of it changed since it last rendered.
 
 export interface PerProbeFamily {
   view(): ProbeView;
@@ -50,14 +52,15 @@ interface CachedLines {
 }
 
 /**
- * A family made of each planned probe's series, kept as bytes at two levels. Per probe, until the
- * probe's version changes: probes run every 30 s to 1 h and Prometheus scrapes every 15 s or so,
- * so most probes' lines are unchanged between scrapes. Per family, until the view changes: when
- * nothing ran since the last scrape, the family is one buffer handed to the socket as it is. At
- * 200 instances that turns a scrape from formatting 130 000 lines into copying cached bytes, or
- * into nothing at all (docs/performance.md). Bytes, not strings: joining 80 000 strings into one
- * 12 MB string and encoding it costs more than the formatting. The per-probe cache is indexed
- * like the view's probe array and dropped when a reload replaces that array.
+ * A family made of each planned probe's series, cached at two levels. Per probe, its lines as text
+ * until the probe's version changes: probes run every 30 s to 1 h and Prometheus scrapes every 15 s
+ * or so, so most probes' lines are unchanged between scrapes. Per family, one buffer until the view
+ * changes: when nothing ran since the last scrape, the family is handed to the socket as it is. At
+ * 200 instances that turns a scrape from formatting 130 000 lines into copying cached text, or into
+ * nothing at all (docs/performance.md). The family buffer is written piece by piece from the
+ * cached texts: joining 80 000 strings into one 12 MB string and encoding it costs more than the
+ * formatting. The per-probe cache is indexed like the view's probe array and dropped when a reload
+ * replaces that array.
  */
 export function perProbeFamily(family: PerProbeFamily): SeriesSource {
   let cachedFor: readonly PlannedProbe[] | undefined;

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { FAILURE_REASONS } from '../errors.js';
 import type { Fact } from '../probes/types.js';
-import type { Plan, PlannedProbe } from '../runner/plan.js';
+import { scheduled, type Plan, type PlannedProbe } from '../runner/plan.js';
 import type { ProbeResult } from '../runner/result.js';
 import { currentVersion, nextVersion, stateKey, type ProbeState, type ResultStore } from '../runner/store.js';
 import { CollectedMetric, perProbeFamily, wholeFamily, type ProbeView, type SetSeries } from './collected.js';
@@ -46,6 +46,9 @@ interface LatencyCounts {
 }
 
 const probeLabels = (p: PlannedProbe): Labels => ({ gitlab: p.instance.name, probe: p.probe.name });
+
+/** A view whose series depend on the plan alone: one stamp (0) for as long as the plan lasts. */
+const planOnly = (probes: readonly PlannedProbe[]): ProbeView => ({ probes, versions: probes.map(() => 0) });
 
 /** What every family reads at a scrape, taken once for as long as nothing changes. */
 interface Snapshot {
@@ -132,8 +135,9 @@ export class ProbeMetrics {
     const last = this.#snapshot;
     if (last?.plan === plan && last.stamp === stamp) return last;
     const { store } = this.source;
-    const all = last?.plan === plan ? last.all : { probes: plan.probes, versions: plan.probes.map(() => 0) };
-    const planned = last?.plan === plan ? last.planned : ((probes) => ({ probes, versions: probes.map(() => 0) }))(plan.probes.filter((p) => p.skippedBecause === undefined));
+    const samePlan = last?.plan === plan;
+    const all = samePlan ? last.all : planOnly(plan.probes);
+    const planned = samePlan ? last.planned : planOnly(scheduled(plan));
     const { probes } = planned;
     // A view is kept while its stamps are unchanged: the families render from cache when it is.
     const keep = (previous: ProbeView | undefined, versions: number[]): ProbeView =>
