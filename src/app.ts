@@ -10,7 +10,8 @@ import { WebConfigWatcher } from './http/tls-server.js';
 import { createMetrics, type ExporterMetrics } from './metrics/registry.js';
 import { loadCloudflareRanges } from './net/cloudflare.js';
 import { Limiter } from './runner/limiter.js';
-import { buildPlan, scheduled, type Plan } from './runner/plan.js';
+import { newDetector, REFRESH_INTERVAL_MS } from './runner/detector.js';
+import { buildPlan, scheduled, type DetectedCapabilities, type Plan } from './runner/plan.js';
 import type { ProbeResult } from './runner/result.js';
 import { Scheduler } from './runner/scheduler.js';
 import { ResultStore } from './runner/store.js';
@@ -28,6 +29,10 @@ export interface AppOptions {
   readonly maxStartJitterMs?: number;
   /** Where a reload reads the config from, when not `configPath` (the demo's generated config). */
   readonly reloadSource?: () => Config;
+  /** How often GitLab's capabilities are read again; default REFRESH_INTERVAL_MS. */
+  readonly capabilityRefreshMs?: number;
+  /** How long one instance's capability detection may take; default DETECT_TIMEOUT_MS. */
+  readonly detectTimeoutMs?: number;
 }
 
 export interface App {
@@ -47,10 +52,12 @@ export async function startApp(options: AppOptions): Promise<App> {
   const { logger } = options;
   const env = options.env ?? process.env;
   const webConfig = options.webConfigFile ? WebConfigWatcher.load(options.webConfigFile, logger) : undefined;
-  let plan = compile(options.config, env);
-  const listenAddress = options.listenAddress ?? plan.config.web.listen_address;
+  const listenAddress = options.listenAddress ?? options.config.web.listen_address;
   // Checked before the probes start: a bad address must not leave them running with no server.
   parseListenAddress(listenAddress);
+  const detector = newDetector(env, logger, options.detectTimeoutMs);
+  // What GitLab offers decides which probes apply and how they ask: learnt before the first run.
+  let plan = compile(options.config, env, await detector.detectAll(options.config));
   const store = new ResultStore();
   const metrics = createMetrics({ store, plan: () => plan });
   metrics.reloaded(true);
@@ -76,19 +83,18 @@ export async function startApp(options: AppOptions): Promise<App> {
     store.record(result);
     metrics.probes.observe(result);
     logTransition(previous, result, logger);
+    if (versionChanged(plan, result)) void serial(() => redetect('GitLab reports a new version'));
   }
 
-  async function reload(): Promise<string | undefined> {
-    let next: Plan;
-    try {
-      const fresh = options.reloadSource ? options.reloadSource() : loadConfig(options.configPath, { env, warn: (m) => logger.warn(m) });
-      next = compile(fresh, env);
-    } catch (err) {
-      metrics.reloaded(false);
-      const message = err instanceof Error ? err.message : String(err);
-      logger.error({ issues: err instanceof ConfigError ? err.issues : undefined }, `config reload refused, keeping the running config: ${message}`);
-      return message;
-    }
+  // Reloads and re-detections replace the plan one at a time.
+  let queue: Promise<unknown> = Promise.resolve();
+  function serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = queue.then(work);
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async function swapPlan(next: Plan): Promise<void> {
     const old = scheduler;
     plan = next;
     scheduler = startScheduler(next);
@@ -96,11 +102,41 @@ export async function startApp(options: AppOptions): Promise<App> {
       const [instance, probe] = key.split('\u0000') as [string, string];
       metrics.probes.forget(instance, probe);
     }
-    metrics.reloaded(true);
-    logger.info({ source: next.config.source }, 'config reloaded');
     await old.stop(0);
-    return undefined;
   }
+
+  /** Reads GitLab's capabilities again; a changed profile or capability set re-plans the probes. */
+  async function redetect(why: string): Promise<void> {
+    const next = compile(plan.config, env, await detector.detectAll(plan.config));
+    if (environmentSignature(next) === environmentSignature(plan)) {
+      plan = { ...plan, environments: next.environments };
+      return;
+    }
+    logger.info({ why }, 'GitLab capabilities or deployment profile changed: re-planning the probes');
+    await swapPlan(next);
+  }
+
+  async function reload(): Promise<string | undefined> {
+    return serial(async () => {
+      let fresh: Config;
+      try {
+        fresh = options.reloadSource ? options.reloadSource() : loadConfig(options.configPath, { env, warn: (m) => logger.warn(m) });
+        compile(fresh, env, new Map());
+      } catch (err) {
+        metrics.reloaded(false);
+        const message = err instanceof Error ? err.message : String(err);
+        logger.error({ issues: err instanceof ConfigError ? err.issues : undefined }, `config reload refused, keeping the running config: ${message}`);
+        return message;
+      }
+      await swapPlan(compile(fresh, env, await detector.detectAll(fresh)));
+      metrics.reloaded(true);
+      logger.info({ source: fresh.source }, 'config reloaded');
+      return undefined;
+    });
+  }
+
+  const refreshTimer = setInterval(() => void serial(() => redetect('periodic refresh')), options.capabilityRefreshMs ?? REFRESH_INTERVAL_MS);
+  refreshTimer.unref();
 
   const server = createHttpServer({ metrics, store, plan: () => plan, reload, logger }, webConfig);
   try {
@@ -108,6 +144,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   } catch (err) {
     // Nothing would serve /metrics: stop the probes too, or their timers keep the process alive,
     // probing headless, while its caller has already reported the failure (exit code 2).
+    clearInterval(refreshTimer);
     await scheduler.stop(0);
     const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
     throw new ConfigError([`web.listen_address: cannot listen on ${listenAddress}: ${code}`], options.listenAddress ? 'command line' : plan.config.source);
@@ -124,6 +161,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     url: () => `${webConfig?.current.tls ? 'https' : 'http'}://${host === '[::]' || host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
     reload,
     async stop() {
+      clearInterval(refreshTimer);
       await scheduler.stop(5000);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -133,9 +171,22 @@ export async function startApp(options: AppOptions): Promise<App> {
   };
 }
 
-function compile(config: Config, env: Env): Plan {
+function compile(config: Config, env: Env, detected: DetectedCapabilities): Plan {
   const cloudflare = loadCloudflareRanges(config.cloudflareRangesFile);
-  return buildPlan(config, cloudflare, env);
+  return buildPlan(config, cloudflare, env, detected);
+}
+
+/** What of the environments changes the plan: the profiles, capability flags, Agent Platform use. */
+function environmentSignature(plan: Plan): string {
+  return JSON.stringify([...plan.environments].map(([name, e]) => [name, e.deployment, e.deploymentSource, e.flags, e.agentPlatform.inUse]));
+}
+
+/** A successful `version` run that reports another version than the one the plan was made for. */
+function versionChanged(plan: Plan, result: ProbeResult): boolean {
+  if (result.probe !== 'version' || !result.success) return false;
+  const known = plan.environments.get(result.instance)?.capabilities?.version;
+  const seen = result.facts.find((f) => f.name === 'gitlab_duo_gitlab_info')?.labels?.version;
+  return known !== undefined && seen !== undefined && !seen.startsWith(`${known.major}.${known.minor}.${known.patch}`);
 }
 
 export function parseListenAddress(address: string): { host: string | undefined; port: number } {

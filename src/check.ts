@@ -8,6 +8,7 @@ import { buildPlan, scheduled, type Plan } from './runner/plan.js';
 import { runProbe } from './runner/run-probe.js';
 import { ResultStore } from './runner/store.js';
 import type { Env } from './config/substitute.js';
+import { newDetector } from './runner/detector.js';
 
 export interface CheckOptions {
   readonly config: Config;
@@ -19,14 +20,16 @@ export interface CheckOptions {
 
 /** Runs every enabled probe once, concurrently, and returns the readiness report. */
 export async function runCheck(options: CheckOptions): Promise<Report> {
-  const plan = buildPlan(options.config, loadCloudflareRanges(options.config.cloudflareRangesFile), options.env);
+  const env = options.env ?? process.env;
+  const detected = await newDetector(env, options.logger).detectAll(options.config);
+  const plan = buildPlan(options.config, loadCloudflareRanges(options.config.cloudflareRangesFile), env, detected);
   const selected = selectProbes(plan, options.probes);
   const store = new ResultStore();
   const limiter = new Limiter(options.config.scheduler.max_concurrency);
   await Promise.all(
     scheduled(selected).map(async (p) => {
       const logger = options.logger.child({ instance: p.instance.name, probe: p.probe.name });
-      store.record(await limiter.run(() => runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger })));
+      store.record(await limiter.run(() => runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger, environment: p.environment })));
     }),
   );
   return buildReport(selected, store);

@@ -197,7 +197,7 @@ function resolveProbeSettings(
         `${path}.probes.${probe.name}.timeout: ${formatDuration(timeoutMs)} must be shorter than the interval ${formatDuration(schedule.ms)}`,
       );
     }
-    settings[probe.name] = { enabled: merged.enabled ?? true, schedule, timeoutMs, required: merged.required ?? probe.required };
+    settings[probe.name] = { enabled: merged.enabled ?? true, schedule, timeoutMs, required: merged.required };
   }
   return settings;
 }

@@ -127,6 +127,8 @@ export const rawInstanceSchema = z.strictObject({
     rails_env_dir: '/opt/gitlab/etc/gitlab-rails/env',
     workhorse_env_dir: '/opt/gitlab/etc/gitlab-workhorse/env',
   }),
+  /** How Duo is served; `auto` decides from GitLab's answers and the config (docs/configuration.md). */
+  deployment: z.enum(['auto', 'cloud', 'self_hosted', 'hybrid']).default('auto'),
 });
 export type RawInstance = z.output<typeof rawInstanceSchema>;
 
@@ -167,7 +169,8 @@ export interface ProbeSettings {
   readonly enabled: boolean;
   readonly schedule: Schedule;
   readonly timeoutMs: number;
-  readonly required: boolean;
+  /** `required:` from the config; undefined leaves it to the deployment profile (plan.ts). */
+  readonly required: boolean | undefined;
 }
 
 /** One instance after validation: tokens read, names settled. */

@@ -29,6 +29,10 @@ export function statusError(res: StatusContext, hint = ''): ProbeError {
     case 401:
       return new ProbeError('auth', `${res.where} answered 401${extra}; GitLab did not accept the ${token}: unknown, expired or revoked${said}`);
     case 403:
+      // GitLab's API guard answers a missing scope with insufficient_scope and the scopes it wanted.
+      if (/insufficient_scope/.test(res.gitlabMessage)) {
+        return new ProbeError('forbidden', `${res.where} answered 403: the ${token} lacks a scope this endpoint needs${said}`);
+      }
       return new ProbeError('forbidden', `${res.where} answered 403${extra}; the ${token} is valid but not allowed here${said}`);
     case 429: {
       const retryAfterSeconds = parseRetryAfter(res.retryAfter);
@@ -65,6 +69,8 @@ export function extractGitLabMessage(json: unknown, secrets: readonly string[]):
   if (typeof body.error === 'string') parts.push(body.error);
   if (typeof body.error_description === 'string') parts.push(body.error_description);
   if (typeof body.detail === 'string') parts.push(body.detail);
+  // rack-oauth2's insufficient_scope error lists the scopes, space-separated.
+  if (body.error === 'insufficient_scope' && typeof body.scope === 'string') parts.push(`scopes accepted: ${body.scope}`);
   if (Array.isArray(body.errors)) {
     for (const e of body.errors.slice(0, 3)) {
       if (typeof e === 'string') parts.push(e);

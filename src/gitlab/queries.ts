@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Credential } from './availability.js';
 import { graphqlQuery } from './graphql-client.js';
-import { CLOUD_CONNECTOR_STATUS_QUERY, CURRENT_LICENSE_QUERY, DUO_DEVELOPER_QUERY, DUO_DEVELOPER_USERNAME } from './graphql.js';
+import { cloudConnectorStatusQuery, CURRENT_LICENSE_QUERY, SERVICE_ACCOUNT_QUERY } from './graphql.js';
 import type { ApiContext } from './request.js';
 
 /** Typed GraphQL calls: each document of graphql.ts with the shape its data must have. */
@@ -40,27 +40,27 @@ const cloudConnectorStatus = z.object({
 export type CloudConnectorStatus = z.output<typeof cloudConnectorStatus>;
 
 /** Null only comes with a GraphQL error, which graphqlQuery has already turned into a failure. */
-export async function queryCloudConnectorStatus(ctx: ApiContext, credential: Credential): Promise<CloudConnectorStatus | null> {
+export async function queryCloudConnectorStatus(ctx: ApiContext, credential: Credential, withDetails: boolean): Promise<CloudConnectorStatus | null> {
   const data = await graphqlQuery(
     ctx,
-    { document: CLOUD_CONNECTOR_STATUS_QUERY, credential, what: "GitLab's Duo health check (cloudConnectorStatus)" },
+    { document: cloudConnectorStatusQuery(withDetails), credential, what: "GitLab's Duo health check (cloudConnectorStatus)" },
     z.object({ cloudConnectorStatus: cloudConnectorStatus.nullable() }),
   );
   return data.cloudConnectorStatus;
 }
 
-const duoDeveloper = z.object({
+const serviceAccountUser = z.object({
   id: z.string(),
   state: z.string(),
   compositeIdentityEnforced: z.boolean().nullable(),
 });
-export type DuoDeveloper = z.output<typeof duoDeveloper>;
+export type ServiceAccountUser = z.output<typeof serviceAccountUser>;
 
-export async function queryDuoDeveloper(ctx: ApiContext, credential: Credential): Promise<DuoDeveloper | null> {
+export async function queryServiceAccountUser(ctx: ApiContext, credential: Credential, username: string): Promise<ServiceAccountUser | null> {
   const data = await graphqlQuery(
     ctx,
-    { document: DUO_DEVELOPER_QUERY, variables: { username: DUO_DEVELOPER_USERNAME }, credential, what: `user ${DUO_DEVELOPER_USERNAME}` },
-    z.object({ user: duoDeveloper.nullable() }),
+    { document: SERVICE_ACCOUNT_QUERY, variables: { username }, credential, what: `user ${username}` },
+    z.object({ user: serviceAccountUser.nullable() }),
   );
   return data.user;
 }

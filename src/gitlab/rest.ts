@@ -34,7 +34,7 @@ export type ApplicationSettings = z.output<typeof applicationSettings>;
 /** `GET /api/v4/application/settings`: administrators only (read_api + admin_mode). */
 export async function getApplicationSettings(ctx: ApiContext, credential: Credential): Promise<ApplicationSettings> {
   const res = await apiRequest(ctx, { method: 'GET', path: '/api/v4/application/settings', credential });
-  ensureOk(res, 'application settings need an administrator token with admin_mode');
+  ensureOk(res, 'application settings need an administrator\'s token; with Admin Mode on, one with the admin_mode scope');
   return parseBody(res, applicationSettings, 'the application settings object');
 }
 
@@ -58,7 +58,7 @@ export function requestWorkflowTools(ctx: ApiContext, credential: Credential): P
   return apiRequest(ctx, { method: 'GET', path: '/api/v4/ai/duo_workflows/list_tools', credential });
 }
 
-export const workflowToolsResponse = z.looseObject({ tools: z.array(z.unknown()) });
+export const workflowToolsResponse = z.looseObject({ tools: z.array(z.unknown()).optional() });
 
 const userSummary = z.looseObject({ id: z.number(), username: z.string(), state: z.string() });
 export type UserSummary = z.output<typeof userSummary>;
@@ -68,4 +68,23 @@ export async function findUser(ctx: ApiContext, credential: Credential, username
   const res = await apiRequest(ctx, { method: 'GET', path: `/api/v4/users?username=${encodeURIComponent(username)}`, credential });
   ensureOk(res);
   return parseBody(res, z.array(userSummary).max(100), 'a list of users')[0];
+}
+
+const serviceAccount = z.looseObject({ id: z.number(), username: z.string(), name: z.string() });
+export type ServiceAccountSummary = z.output<typeof serviceAccount>;
+
+/** Pages of service accounts read at most: 1 000 accounts, enough for any instance's onboarding. */
+const MAX_SERVICE_ACCOUNT_PAGES = 10;
+
+/** `GET /api/v4/service_accounts` (instance service accounts; administrators only), page by page. */
+export async function listServiceAccounts(ctx: ApiContext, credential: Credential): Promise<ServiceAccountSummary[]> {
+  const accounts: ServiceAccountSummary[] = [];
+  for (let page = 1; page <= MAX_SERVICE_ACCOUNT_PAGES; page++) {
+    const res = await apiRequest(ctx, { method: 'GET', path: `/api/v4/service_accounts?per_page=100&page=${page}`, credential });
+    ensureOk(res, "the service accounts list needs an administrator's token; with Admin Mode on, one with the admin_mode scope");
+    const batch = parseBody(res, z.array(serviceAccount).max(100), 'a list of service accounts');
+    accounts.push(...batch);
+    if (batch.length < 100) break;
+  }
+  return accounts;
 }

@@ -78,10 +78,20 @@ function instanceSection(instance: InstanceReport, now: Date, history: (probe: s
   return html`<section>
 <h2>${instance.name} <span class="pill ${instance.ready ? 'pass' : 'fail'}">${instance.ready ? 'ready' : 'NOT ready'}</span></h2>
 ${instance.url ? html`<p class="url">${instance.url}</p>` : ''}
+${environment(instance)}
 <p class="counts">${count(s.passed, 'pass', 'pass')} · ${count(s.failed, 'fail', 'failing')} · ${count(s.skipped, 'skipped', 'skipped')} · ${count(s.pending, 'pending', 'pending')}</p>
 <table><thead><tr><th>State</th><th>Probe</th><th>Last run</th><th>Duration and phases</th><th>Recent runs (oldest → newest)</th></tr></thead>
 ${instance.probes.map((p) => probeRows(instance.name, p, now, history(p.name)))}
 </table></section>`;
+}
+
+/** The deployment profile the probes follow and what was detected of GitLab. */
+function environment(instance: InstanceReport): Html {
+  const e = instance.environment;
+  const caps = Object.entries(e.capabilities).map(([name, on]) => html`<span class="tag ${on ? 't-pass' : 't-skipped'}">${name}</span> `);
+  return html`<p class="small env"><b>Deployment:</b> ${e.deployment} <span class="tag">${e.deploymentSource}</span> ${e.deploymentWhy}<br>
+<b>GitLab:</b> ${e.gitlabVersion ?? 'version unknown'}${caps.length > 0 ? html` · <b>capabilities:</b> ${caps}` : ''}<br>
+<b>Agent Platform:</b> ${e.agentPlatform}${e.detectionProblems.length > 0 ? html`<br><b>Not detected:</b> ${e.detectionProblems.join('; ')}` : ''}</p>`;
 }
 
 /** A count, coloured only when there is something to see. */

@@ -42,6 +42,11 @@ export const FACT_FAMILIES = {
     perProbe: false,
     labels: ['check', 'target'],
   },
+  gitlab_duo_health_check_probe_counted: {
+    help: "GitLab's own Duo health check: 1 if the result counts for this instance, 0 for a known GitLab false failure or a feature not in use.",
+    perProbe: false,
+    labels: ['check', 'target'],
+  },
   gitlab_duo_access_catalog_updated_timestamp_seconds: {
     help: 'When the Cloud Connector access catalog was last updated (Unix seconds).',
     perProbe: false,

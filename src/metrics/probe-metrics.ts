@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import { FAILURE_REASONS } from '../errors.js';
+import { CAPABILITY_NAMES, type InstanceEnvironment } from '../gitlab/deployment.js';
 import type { Fact } from '../probes/types.js';
 import { scheduled, type Plan, type PlannedProbe } from '../runner/plan.js';
 import type { ProbeResult } from '../runner/result.js';
@@ -101,6 +102,7 @@ export class ProbeMetrics {
     this.#counters();
     this.#factGauges();
     this.#readyGauge();
+    this.#environmentGauges();
     this.#latencyHistogram();
   }
 
@@ -170,6 +172,9 @@ export class ProbeMetrics {
     planGauge('gitlab_duo_probe_enabled', 'Whether the probe is scheduled (1) or skipped for lack of a token or endpoint (0).', true, (p, set) =>
       set(probeLabels(p), p.skippedBecause === undefined ? 1 : 0),
     );
+    planGauge('gitlab_duo_probe_required', 'Whether the probe counts in gitlab_duo_ready for this instance (from the deployment profile, capabilities and config).', true, (p, set) =>
+      set(probeLabels(p), p.required ? 1 : 0),
+    );
     planGauge('gitlab_duo_probe_timeout_seconds', 'The deadline applied to each run of the probe.', false, (p, set) => set(probeLabels(p), p.settings.timeoutMs / 1000));
     planGauge('gitlab_duo_probe_interval_seconds', 'The interval between runs of the probe (absent for cron schedules).', false, (p, set) => {
       if (p.settings.schedule.kind === 'every') set(probeLabels(p), p.settings.schedule.ms / 1000);
@@ -222,13 +227,32 @@ export class ProbeMetrics {
       for (const p of this.source.plan().probes) {
         const name = p.instance.name;
         if (!ready.has(name)) ready.set(name, true);
-        if (p.skippedBecause !== undefined || !p.settings.required) continue;
+        if (!p.required) continue;
         if (!this.source.store.byKey(p.key)?.last?.success) ready.set(name, false);
       }
       for (const [gitlab, ok] of ready) set({ gitlab }, ok ? 1 : 0);
     };
     const help = 'Whether every required, enabled probe of the instance succeeded on its last run.';
     new CollectedMetric({ type: 'gauge', name: 'gitlab_duo_ready', help, labelNames: ['gitlab'], registers: this.#registers }, wholeFamily(fill));
+  }
+
+  /** What each GitLab offers and how Duo is deployed there: from the plan, one look per scrape. */
+  #environmentGauges(): void {
+    const perInstance = (name: string, help: string, labelNames: string[], fill: (gitlab: string, env: InstanceEnvironment, set: SetSeries) => void): void => {
+      const source = wholeFamily((set) => {
+        for (const [gitlab, env] of this.source.plan().environments) fill(gitlab, env, set);
+      });
+      new CollectedMetric({ type: 'gauge', name, help, labelNames, registers: this.#registers }, source);
+    };
+    perInstance('gitlab_duo_gitlab_capability', "What this GitLab offers, as detected (1/0; absent while unknown).", ['gitlab', 'capability'], (gitlab, env, set) => {
+      for (const capability of CAPABILITY_NAMES) {
+        const value = env.flags[capability];
+        if (value !== undefined) set({ gitlab, capability }, value ? 1 : 0);
+      }
+    });
+    perInstance('gitlab_duo_deployment_info', 'The deployment profile the probes follow, and where it came from (value 1).', ['gitlab', 'deployment', 'source'], (gitlab, env, set) =>
+      set({ gitlab, deployment: env.deployment, source: env.deploymentSource }, 1),
+    );
   }
 
   /** prom-client's histogram lines: cumulative `_bucket`s with `le` first, `+Inf`, `_sum`, `_count`. */

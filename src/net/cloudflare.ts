@@ -13,6 +13,9 @@ export interface CloudflareRanges {
 /** The copy shipped with the exporter (data/cloudflare-ranges.txt). */
 export const BUNDLED_RANGES_FILE = new URL('../../data/cloudflare-ranges.txt', import.meta.url);
 
+/** No ranges: for calls to GitLab itself, which never look at Cloudflare's. */
+export const NO_RANGES: CloudflareRanges = { source: 'none', size: 0, contains: () => false };
+
 export function loadCloudflareRanges(file: string | URL = BUNDLED_RANGES_FILE): CloudflareRanges {
   const text = readFileSync(file, 'utf8');
   const source = file instanceof URL ? 'bundled' : file;

@@ -1,31 +1,36 @@
 import { ProbeError } from '../errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf, type Credential } from '../gitlab/availability.js';
-import { DUO_DEVELOPER_USERNAME } from '../gitlab/graphql.js';
-import { GraphQLFieldMissingError } from '../gitlab/graphql-client.js';
-import { queryDuoDeveloper } from '../gitlab/queries.js';
+import type { InstanceEnvironment } from '../gitlab/deployment.js';
+import { queryServiceAccountUser } from '../gitlab/queries.js';
 import { API_PHASES, type ApiContext } from '../gitlab/request.js';
-import { findUser, getApplicationSettings } from '../gitlab/rest.js';
+import { listServiceAccounts, type ServiceAccountSummary } from '../gitlab/rest.js';
 import { quote } from '../gitlab/text.js';
-import { defineProbe, type ProbeContext } from './types.js';
+import { versionLabel } from '../gitlab/version.js';
+import { agentPlatformUnused, REQUIRED } from './shared/relevance.js';
+import { defineProbe, type ProbeContext, type Relevance } from './types.js';
 
 const ONBOARDING = 'turn it on in Admin > GitLab Duo > "Turn on composite identity"';
 
-/** What the API shows of the service account; `enforced` undefined when GitLab cannot say. */
-interface ServiceAccount {
-  readonly state: string;
-  readonly enforced: boolean | undefined;
+/**
+ * The account "Turn on composite identity" creates (ee/app/services/ai/duo_workflows/onboarding_service.rb):
+ * `duo-developer` ("Duo Developer") from 18.5; before, a generated `service_account_…` named
+ * "Duo Workflow Service", which instances onboarded then keep.
+ */
+function isDuoServiceAccount(account: ServiceAccountSummary): boolean {
+  return account.username === 'duo-developer' || account.name === 'Duo Developer' || (account.name === 'Duo Workflow Service' && account.username.startsWith('service_account'));
 }
 
 /**
- * Composite identity (the Duo Agent Platform acting as "duo-developer" on behalf of a user).
- * GitLab has no single API field for it (facts §4), so this approximates `Ai::DuoWorkflow.available?`
- * from what the API shows: the onboarding's OAuth application is set, and the service account
- * exists, is active and has composite identity enforced.
+ * Composite identity (the Agent Platform acting as its service account on behalf of a user).
+ * GitLab stores it in `Ai::Setting`, which no API shows; what the API does show is the service
+ * account's state and, from 18.8, its `compositeIdentityEnforced` flag. Turning composite
+ * identity off blocks the account. Before 18.8 it cannot be observed: the probe is skipped with
+ * that reason, never failed (docs/gitlab-compatibility.md, composite_identity).
  */
 export const compositeIdentity = defineProbe({
   name: 'composite_identity',
   group: 'settings',
-  proves: 'composite identity is turned on: the Agent Platform OAuth application and an active duo-developer service account',
+  proves: "composite identity is turned on: the Agent Platform's service account is active with composite identity enforced",
   defaultInterval: '10m',
   defaultTimeout: '20s',
   required: true,
@@ -33,45 +38,50 @@ export const compositeIdentity = defineProbe({
   facts: ['gitlab_duo_composite_identity_enabled'],
   token: 'admin',
   availability: (instance) => needsInstance(instance, 'admin'),
-  target: (instance) => (instance.url ? instanceUrl(instance, '/api/v4/application/settings').href : ''),
+  relevance: (env) => observable(env) ?? agentPlatformUnused(env) ?? REQUIRED,
+  target: (instance) => (instance.url ? instanceUrl(instance, '/api/v4/service_accounts').href : ''),
   async run(ctx: ProbeContext) {
     const admin = credential(ctx.instance, 'admin')!;
-    const settings = await getApplicationSettings(ctx, admin);
-    const account = await serviceAccount(ctx, admin);
-    const problems = judge(settings.duo_workflow_oauth_application_id, account, secretsOf(ctx.instance));
-    ctx.record.fact('gitlab_duo_composite_identity_enabled', problems.length === 0 ? 1 : 0);
-    if (problems.length > 0) throw new ProbeError('requirement_not_met', `composite identity is not on: ${problems.join('; ')}`);
-    const unverified = account?.enforced === undefined ? ' (this GitLab does not expose compositeIdentityEnforced; enforcement not verified)' : '';
-    ctx.record.note(`OAuth application ${settings.duo_workflow_oauth_application_id} and ${DUO_DEVELOPER_USERNAME} active${unverified}`);
+    const candidates = (await listServiceAccounts(ctx, admin)).filter(isDuoServiceAccount);
+    const secrets = secretsOf(ctx.instance);
+    if (candidates.length === 0) {
+      ctx.record.fact('gitlab_duo_composite_identity_enabled', 0);
+      throw new ProbeError('requirement_not_met', `no Duo Agent Platform service account exists, so onboarding has not run: ${ONBOARDING}`);
+    }
+    const states = await Promise.all(candidates.slice(0, 5).map((account) => accountState(ctx, admin, account.username)));
+    const on = states.find((s) => s.active && s.enforced);
+    ctx.record.fact('gitlab_duo_composite_identity_enabled', on ? 1 : 0);
+    if (!on) throw new ProbeError('requirement_not_met', `composite identity is not on: ${states.map((s) => describe(s, secrets)).join('; ')}`);
+    ctx.record.note(`service account ${quote(on.username, secrets, 64)} is active with composite identity enforced (its OAuth application's scopes are not visible over the API)`);
   },
 });
 
-/** GraphQL first (it has the enforcement flag); REST for the state when the field is missing. */
-async function serviceAccount(ctx: ApiContext, admin: Credential): Promise<ServiceAccount | undefined> {
-  try {
-    const user = await queryDuoDeveloper(ctx, admin);
-    return user ? { state: user.state, enforced: user.compositeIdentityEnforced ?? undefined } : undefined;
-  } catch (err) {
-    if (!(err instanceof GraphQLFieldMissingError && err.field === 'compositeIdentityEnforced')) throw err;
+/** Before 18.8 (or where the schema could not be read) GitLab shows no composite-identity flag. */
+function observable(env: InstanceEnvironment): Relevance | undefined {
+  if (env.flags.composite_identity_api === true) return undefined;
+  const version = env.capabilities?.version;
+  if (env.flags.composite_identity_api === false) {
+    return { use: 'skip', why: `cannot be determined from the API: ${version ? `GitLab ${versionLabel(version)}` : 'this GitLab'} exposes no composite-identity flag (compositeIdentityEnforced came in 18.8)` };
   }
-  const user = await findUser(ctx, admin, DUO_DEVELOPER_USERNAME);
-  return user ? { state: user.state, enforced: undefined } : undefined;
+  return { use: 'skip', why: "cannot be determined from the API: GitLab's GraphQL schema could not be read to find compositeIdentityEnforced" };
 }
 
-function judge(oauthApplicationId: number | null | undefined, account: ServiceAccount | undefined, secrets: readonly string[]): string[] {
-  const problems: string[] = [];
-  if (oauthApplicationId === undefined) {
-    problems.push('this GitLab does not expose duo_workflow_oauth_application_id (composite identity needs GitLab 18.3 or later)');
-  } else if (oauthApplicationId === null) {
-    problems.push(`duo_workflow_oauth_application_id is not set, so onboarding has not run: ${ONBOARDING}`);
-  }
-  if (!account) {
-    problems.push(`the service account ${DUO_DEVELOPER_USERNAME} does not exist: ${ONBOARDING}`);
-    return problems;
-  }
-  if (account.state.toLowerCase() !== 'active') {
-    problems.push(`the service account ${DUO_DEVELOPER_USERNAME} is ${quote(account.state, secrets, 40)}, not active: unblock it in Admin > Users`);
-  }
-  if (account.enforced === false) problems.push(`${DUO_DEVELOPER_USERNAME} does not have composite identity enforced: ${ONBOARDING}`);
-  return problems;
+interface AccountState {
+  readonly username: string;
+  readonly active: boolean;
+  readonly state: string;
+  readonly enforced: boolean;
+}
+
+async function accountState(ctx: ApiContext, admin: Credential, username: string): Promise<AccountState> {
+  const user = await queryServiceAccountUser(ctx, admin, username);
+  const state = user?.state ?? 'missing';
+  return { username, state, active: state.toLowerCase() === 'active', enforced: user?.compositeIdentityEnforced === true };
+}
+
+function describe(s: AccountState, secrets: readonly string[]): string {
+  const name = quote(s.username, secrets, 64);
+  if (s.state === 'missing') return `the service account ${name} is not visible over GraphQL: ${ONBOARDING}`;
+  if (!s.active) return `the service account ${name} is ${quote(s.state, secrets, 40)} (turning composite identity off blocks it): ${ONBOARDING}`;
+  return `the service account ${name} does not have composite identity enforced: ${ONBOARDING}`;
 }

@@ -1,7 +1,9 @@
+import { DEFAULT_ENDPOINTS } from '../config/defaults.js';
 import { ProbeError } from '../errors.js';
 import { openConnection } from '../net/connect.js';
 import { grpcHealthCheck, SERVING_STATUSES, type HealthAnswer } from '../net/grpc-health.js';
 import type { TLSSocket } from 'node:tls';
+import { agentPlatformUnused, cloudHostsUnused, REQUIRED } from './shared/relevance.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
 // gRPC status codes that still prove TLS, HTTP/2 and gRPC reached the service: an older build
@@ -19,6 +21,11 @@ export const duoWorkflowService = defineProbe({
   phases: ['dns', 'connect', 'proxy_connect', 'tls', 'grpc'],
   facts: ['gitlab_duo_http_version', 'gitlab_duo_tls_cert_expiry_timestamp_seconds', 'gitlab_duo_grpc_status_code', 'gitlab_duo_grpc_serving_status'],
   availability: () => ({ enabled: true }),
+  // Self-hosted setups run their own service; only a configured endpoint is probed there.
+  relevance: (env, instance) =>
+    agentPlatformUnused(env) ??
+    (instance.endpoints.duo_workflow_service === DEFAULT_ENDPOINTS.duo_workflow_service ? cloudHostsUnused(env, DEFAULT_ENDPOINTS.duo_workflow_service) : undefined) ??
+    REQUIRED,
   target: (instance) => instance.endpoints.duo_workflow_service,
   async run(ctx: ProbeContext) {
     const authority = ctx.instance.endpoints.duo_workflow_service;

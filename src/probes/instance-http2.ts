@@ -8,9 +8,11 @@ import { defineProbe, type ProbeContext } from './types.js';
 const PATH = '/api/v4/metadata';
 
 /**
- * GitLab's Duo docs: "Ensure HTTP/2 protocol is not downgraded to HTTP/1.1". Offers h2 and
- * http/1.1 like a browser or IDE would, and fails unless the server side picks h2 and an HTTP/2
- * request then completes. No token: what matters is the protocol, not the answer.
+ * GitLab's Duo docs: "Ensure HTTP/2 protocol is not downgraded to HTTP/1.1", under the inbound
+ * `/-/cable` endpoint. Offers h2 and http/1.1 like a browser or IDE would, and fails unless the
+ * server side picks h2 and an HTTP/2 request then completes. No token: what matters is the
+ * protocol, not the answer. Optional: nothing in GitLab's source fails over HTTP/1.1 on this hop
+ * (both WebSockets upgrade over HTTP/1.1; docs/gitlab-compatibility.md), so it reports, not pages.
  */
 export const instanceHttp2 = defineProbe({
   name: 'instance_http2',
@@ -18,10 +20,14 @@ export const instanceHttp2 = defineProbe({
   proves: "the instance's external URL negotiates HTTP/2 (ALPN h2) and completes an HTTP/2 request",
   defaultInterval: '60s',
   defaultTimeout: '10s',
-  required: true,
+  required: false,
   phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
   facts: ['gitlab_duo_http_version', 'gitlab_duo_http_status_code', 'gitlab_duo_tls_cert_expiry_timestamp_seconds'],
   availability: (instance) => needsInstance(instance),
+  relevance: () => ({
+    use: 'optional',
+    why: "GitLab's docs ask that HTTP/2 not be downgraded, but nothing in GitLab fails over HTTP/1.1 on this hop: a recommendation, not counted",
+  }),
   target: (instance) => (instance.url ? instanceUrl(instance, PATH).href : ''),
   async run(ctx: ProbeContext) {
     const url = instanceUrl(ctx.instance, PATH);

@@ -9,14 +9,14 @@ import { defineProbe, type ProbeContext } from './types.js';
 const AVAILABILITIES = ['default_on', 'default_off', 'never_on'] as const;
 
 /**
- * The instance switches that silently break Duo (facts §4): Silent Mode blocks every outbound
- * POST (completions, the licence sync); `duo_features_enabled: false` or availability `never_on`
- * turns Duo off for everyone. The beta and Agent Platform toggles are reported, not judged.
+ * The instance switches that silently break Duo: Silent Mode blocks every outbound POST
+ * (completions, the licence sync); Duo off and locked turns it off for everyone. The beta and
+ * Agent Platform toggles are reported, not judged.
  */
 export const instanceSettings = defineProbe({
   name: 'instance_settings',
   group: 'settings',
-  proves: 'Silent Mode is off and GitLab Duo is turned on for the instance (not never_on)',
+  proves: 'Silent Mode is off and GitLab Duo is not turned off and locked for the whole instance',
   defaultInterval: '5m',
   defaultTimeout: '20s',
   required: true,
@@ -37,7 +37,7 @@ export const instanceSettings = defineProbe({
     const problems = judge(settings);
     if (problems.length > 0) throw new ProbeError('requirement_not_met', problems.join('; '));
     // duo_availability is GitLab's text: quoted (scrubbed, short) like every other value it sends.
-    const availability = quote(settings.duo_availability ?? 'on', secretsOf(ctx.instance), 40);
+    const availability = quote(describeAvailability(settings), secretsOf(ctx.instance), 80);
     ctx.record.note(`Silent Mode off, Duo ${availability}${settings.instance_level_ai_beta_features_enabled ? ', beta features on' : ''}`);
   },
 });
@@ -58,17 +58,32 @@ function recordFacts(ctx: ProbeContext, s: ApplicationSettings): void {
   }
 }
 
+/**
+ * Silent Mode on fails; so does Duo off and locked (`never_on` from the setter). Not failures:
+ * `default_off` (groups and projects can still turn Duo on), and on-and-locked, which GitLab's
+ * `duo_availability` getter also reports as `never_on` (ee/app/models/ee/application_setting.rb):
+ * the raw pair decides, `duo_availability` only where the pair is not exposed.
+ */
 function judge(s: ApplicationSettings): string[] {
   const problems: string[] = [];
   if (s.silent_mode_enabled === true) {
     problems.push('Silent Mode is on: GitLab blocks outbound POST requests, so completions and the licence sync fail (Admin > Settings > General > Silent Mode)');
   }
-  if (s.duo_availability === 'never_on') {
-    problems.push('GitLab Duo availability is "never_on" (off and locked for every group and project): Admin > GitLab Duo > Change configuration');
-  } else if (s.duo_features_enabled === false) {
-    problems.push('duo_features_enabled is false: GitLab Duo is turned off for the instance (Admin > GitLab Duo > Change configuration)');
+  const offAndLocked =
+    s.duo_features_enabled !== undefined && s.lock_duo_features_enabled !== undefined
+      ? !s.duo_features_enabled && s.lock_duo_features_enabled
+      : s.duo_availability === 'never_on';
+  if (offAndLocked) {
+    problems.push('GitLab Duo is turned off and locked for every group and project: Admin > GitLab Duo > Change configuration');
   }
   return problems;
+}
+
+/** What the note says of Duo's switch, in GitLab's words where they fit. */
+function describeAvailability(s: ApplicationSettings): string {
+  if (s.duo_features_enabled === true && s.lock_duo_features_enabled === true) return 'on and locked (GitLab reports this as never_on)';
+  if (s.duo_features_enabled === false) return 'off by default; groups and projects can turn it on';
+  return s.duo_availability ?? 'on';
 }
 
 function isAvailability(value: string | undefined): value is (typeof AVAILABILITIES)[number] {

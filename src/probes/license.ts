@@ -42,9 +42,12 @@ export const license = defineProbe({
     const expiry = timestamp(current.expiresAt);
     if (lastSync !== undefined) ctx.record.fact('gitlab_duo_license_last_sync_timestamp_seconds', lastSync / 1000);
     if (expiry !== undefined) ctx.record.fact('gitlab_duo_license_expiry_timestamp_seconds', expiry / 1000);
-    const problems = judge(current, type, lastSync, ctx.instance.thresholds.license_sync_max_age, secrets);
+    const selfHosted = ctx.environment.deployment === 'self_hosted';
+    const problems = judge(current, type, lastSync, ctx.instance.thresholds.license_sync_max_age, secrets, selfHosted);
     if (problems.length > 0) throw new ProbeError('requirement_not_met', joinCapped(problems, '; ', 1000));
-    ctx.record.note(`${type} licence (${quote(current.plan, secrets, 40)}), last synchronised ${ago(Date.now() - lastSync!)} ago${current.expiresAt ? `, expires ${quote(current.expiresAt, secrets, 40)}` : ''}`);
+    const synced = lastSync === undefined ? 'never synchronised (an offline licence does not)' : `last synchronised ${ago(Date.now() - lastSync)} ago`;
+    const profile = selfHosted && type === 'offline_cloud' ? ', accepted for Duo Self-Hosted' : '';
+    ctx.record.note(`${type} licence (${quote(current.plan, secrets, 40)})${profile}, ${synced}${current.expiresAt ? `, expires ${quote(current.expiresAt, secrets, 40)}` : ''}`);
   },
 });
 
@@ -57,16 +60,25 @@ export function licenseTypeLabel(type: string): Exclude<LicenseTypeLabel, 'none'
   return type === 'online_cloud' || type === 'offline_cloud' ? type : 'legacy_license';
 }
 
-function judge(current: CurrentLicense, type: LicenseTypeLabel, lastSync: number | undefined, maxAgeMs: number, secrets: readonly string[]): string[] {
+/**
+ * Duo needs an online cloud licence, except Duo Self-Hosted, which also runs on an offline cloud
+ * licence; an offline licence never synchronises, so its sync age means nothing
+ * (docs/gitlab-compatibility.md, license).
+ */
+function judge(current: CurrentLicense, type: LicenseTypeLabel, lastSync: number | undefined, maxAgeMs: number, secrets: readonly string[], selfHosted: boolean): string[] {
   const now = Date.now();
   const problems: string[] = [];
-  if (type !== 'online_cloud') {
+  const accepted = type === 'online_cloud' || (selfHosted && type === 'offline_cloud');
+  if (!accepted) {
     const raw = type === 'legacy_license' && current.type !== 'legacy_license' ? ` ("${quote(current.type, secrets, 40)}")` : '';
-    problems.push(`the licence is ${type}${raw}, but Duo needs an online cloud licence: activate the subscription with an activation code`);
+    const needs = selfHosted ? 'an online or offline cloud licence (Duo Self-Hosted)' : 'an online cloud licence: activate the subscription with an activation code';
+    problems.push(`the licence is ${type}${raw}, but Duo needs ${needs}`);
   }
-  if (lastSync === undefined) {
+  // GitLab never synchronises an offline licence: its sync age means nothing.
+  const syncs = !(selfHosted && type === 'offline_cloud');
+  if (syncs && lastSync === undefined) {
     problems.push(current.lastSync ? `lastSync "${quote(current.lastSync, secrets, 40)}" is not a time` : 'the licence has never synchronised with customers.gitlab.com');
-  } else if (now - lastSync > maxAgeMs) {
+  } else if (syncs && lastSync !== undefined && now - lastSync > maxAgeMs) {
     problems.push(`last synchronised ${ago(now - lastSync)} ago, more than ${formatDuration(maxAgeMs)}: check outbound HTTPS to customers.gitlab.com and the Sidekiq sync job`);
   }
   if (current.expiresAt && isExpired(current.expiresAt, now)) problems.push(`the licence expired on ${quote(current.expiresAt, secrets, 40)}`);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/schema.js';
 import type { NetOptions } from '../net/options.js';
 import type { FactName } from '../metrics/facts.js';
+import type { InstanceEnvironment } from '../gitlab/deployment.js';
 
 /** Phases of metrics.md; a probe lists the ones it has and the runner pre-sets them to 0. */
 export const PHASES = [
@@ -54,9 +55,21 @@ export interface ProbeContext {
   readonly net: NetOptions;
   readonly record: Recorder;
   readonly logger: Logger;
+  /** What this GitLab offers and how Duo is deployed (detected at start, reload, version change). */
+  readonly environment: InstanceEnvironment;
 }
 
 export type Availability = { readonly enabled: true } | { readonly enabled: false; readonly why: string };
+
+/**
+ * Whether this instance uses what a probe tests: `required` counts in gitlab_duo_ready,
+ * `optional` runs and is reported only, `skip` does not run (a feature this instance does not
+ * use, or a release that does not have it), with the reason shown wherever the probe is listed.
+ */
+export type Relevance =
+  | { readonly use: 'required'; readonly why?: string }
+  | { readonly use: 'optional'; readonly why: string }
+  | { readonly use: 'skip'; readonly why: string };
 
 /**
  * One row of the probe catalog (architecture.md). `run` resolves when the check passed and throws
@@ -69,8 +82,13 @@ export interface ProbeDefinition<Name extends string = string> {
   readonly proves: string;
   readonly defaultInterval: string;
   readonly defaultTimeout: string;
-  /** Counted in `gitlab_duo_ready` unless the config says otherwise. */
+  /** Counted in `gitlab_duo_ready` unless `relevance` or the config says otherwise. */
   readonly required: boolean;
+  /**
+   * Whether the deployment profile and GitLab's capabilities make the probe required, optional or
+   * not applicable here; without it the probe is `required` as declared. Never does I/O.
+   */
+  relevance?(env: InstanceEnvironment, instance: InstanceConfig): Relevance;
   readonly phases: readonly Phase[];
   readonly facts: readonly FactName[];
   readonly token?: TokenKind;

@@ -15,10 +15,11 @@ function renderText(report: Report): string {
   const lines = [`GitLab Duo readiness report (gitlab-duo-exporter ${report.exporterVersion}, ${report.generatedAt})`, ''];
   for (const instance of report.instances) {
     lines.push(`${instance.name}${instance.url ? ` (${instance.url})` : ''}: ${instance.ready ? 'READY' : 'NOT READY'}`);
-    lines.push(`  ${instance.summary.text}`, '');
+    lines.push(`  ${instance.summary.text}`);
+    lines.push(...environmentLines(instance).map((l) => `  ${l}`), '');
     for (const p of instance.probes) {
       const duration = p.durationSeconds === undefined ? '' : ` ${ms(p.durationSeconds)}`;
-      const optional = p.required ? '' : ' (optional)';
+      const optional = p.required || p.status === 'skipped' ? '' : ' (optional)';
       lines.push(`  [${MARK[p.status]}] ${p.name.padEnd(22)}${duration}${optional}  ${p.target}`);
       if (p.status === 'fail') {
         // Indented under the probe, so a failure reads as: what, why in plain words, what to do.
@@ -54,6 +55,7 @@ function instanceMarkdown(instance: InstanceReport): string[] {
   const lines = [`## ${instance.name}: ${instance.ready ? 'ready' : 'NOT ready'}`, ''];
   if (instance.url) lines.push(`Instance: ${instance.url}`, '');
   lines.push(`${cell(instance.summary.text)}.`, '');
+  lines.push(...environmentLines(instance).map((l) => `- ${inline(l)}`), '');
   lines.push('| probe | result | tested | against | detail |', '|---|---|---|---|---|');
   for (const p of instance.probes) {
     const detail = p.status === 'fail' ? `${p.reason}: ${p.explanation ?? ''}` : p.status === 'skipped' ? (p.skippedBecause ?? '') : (p.message ?? '');
@@ -83,3 +85,16 @@ function instanceMarkdown(instance: InstanceReport): string[] {
 const cell = (text: string): string => text.replace(/[|<>]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
 /** Text from GitLab quoted in a paragraph: one line, as code so that markdown in it stays inert. */
 const inline = (text: string): string => (text === '' ? '' : `\`${text.replace(/`/g, "'").replace(/\n/g, ' ')}\``);
+
+/** The deployment profile and what was detected, one fact a line. */
+function environmentLines(instance: InstanceReport): string[] {
+  const e = instance.environment;
+  const caps = Object.entries(e.capabilities).map(([name, on]) => `${name}=${on ? 'yes' : 'no'}`);
+  const lines = [
+    `deployment: ${e.deployment} (${e.deploymentSource}: ${e.deploymentWhy})`,
+    `GitLab: ${e.gitlabVersion ?? 'version unknown'}${caps.length > 0 ? `; capabilities: ${caps.join(', ')}` : ''}`,
+    `Agent Platform: ${e.agentPlatform}`,
+  ];
+  for (const problem of e.detectionProblems) lines.push(`not detected: ${problem}`);
+  return lines;
+}

@@ -2,6 +2,8 @@ import { describeSchedule } from '../config/schema.js';
 import type { FailureReason } from '../errors.js';
 import type { Fact, Phase, ProbeGroup, TokenKind } from '../probes/types.js';
 import type { Plan, PlannedProbe } from '../runner/plan.js';
+import type { InstanceEnvironment } from '../gitlab/deployment.js';
+import { versionLabel } from '../gitlab/version.js';
 import type { ResultStore } from '../runner/store.js';
 import { VERSION } from '../version.js';
 import { enablingHint, explainReason, fixAdvice, type Fix } from './explain.js';
@@ -16,6 +18,8 @@ export interface ProbeReport {
   readonly name: string;
   readonly group: ProbeGroup;
   readonly required: boolean;
+  /** Why required or optional on this instance (deployment profile, capabilities, config). */
+  readonly requiredWhy?: string;
   /** What a success proves. */
   readonly proves: string;
   /** What it talks to (URL or host:port, never credentials). */
@@ -53,9 +57,26 @@ export interface ReadinessSummary {
   readonly text: string;
 }
 
+/** What was detected of the instance, and the deployment profile the probes followed. */
+export interface EnvironmentReport {
+  /** cloud, self_hosted or hybrid. */
+  readonly deployment: string;
+  /** config, detected or assumed. */
+  readonly deploymentSource: string;
+  readonly deploymentWhy: string;
+  /** The GitLab version as detected, or undefined. */
+  readonly gitlabVersion: string | undefined;
+  /** Each capability: true, false, or absent when unknown. */
+  readonly capabilities: Readonly<Partial<Record<string, boolean>>>;
+  readonly agentPlatform: string;
+  /** What could not be detected and why. */
+  readonly detectionProblems: readonly string[];
+}
+
 export interface InstanceReport {
   readonly name: string;
   readonly url: string | undefined;
+  readonly environment: EnvironmentReport;
   /** Every required, enabled probe passed. */
   readonly ready: boolean;
   readonly summary: ReadinessSummary;
@@ -75,7 +96,8 @@ export function buildReport(plan: Plan, store: ResultStore, now = new Date()): R
   const instances = plan.config.instances.map((instance): InstanceReport => {
     const probes = plan.probes.filter((p) => p.instance === instance).map((p) => probeReport(p, store));
     const ready = probes.every((p) => !p.required || p.status === 'pass' || p.status === 'skipped');
-    return { name: instance.name, url: displayUrl(instance.url), ready, summary: summarise(probes, ready), probes };
+    const environment = environmentReport(plan.environments.get(instance.name), scrubberFor(plan.probes.find((p) => p.instance === instance)!));
+    return { name: instance.name, url: displayUrl(instance.url), environment, ready, summary: summarise(probes, ready), probes };
   });
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -86,13 +108,29 @@ export function buildReport(plan: Plan, store: ResultStore, now = new Date()): R
   };
 }
 
+function environmentReport(env: InstanceEnvironment | undefined, scrub: (text: string) => string): EnvironmentReport {
+  const capabilities = Object.fromEntries(Object.entries(env?.flags ?? {}).filter(([, v]) => v !== undefined)) as Partial<Record<string, boolean>>;
+  const version = env?.capabilities?.version;
+  return {
+    deployment: env?.deployment ?? 'cloud',
+    deploymentSource: env?.deploymentSource ?? 'assumed',
+    deploymentWhy: scrub(env?.deploymentWhy ?? ''),
+    // The label form: numbers and a known suffix only, never text GitLab made up.
+    gitlabVersion: version ? versionLabel(version) : undefined,
+    capabilities,
+    agentPlatform: scrub(env ? `${env.agentPlatform.inUse === undefined ? 'unknown' : env.agentPlatform.inUse ? 'in use' : 'not in use'}: ${env.agentPlatform.why}` : 'unknown'),
+    detectionProblems: (env?.capabilities?.problems ?? []).map(scrub),
+  };
+}
+
 function probeReport(p: PlannedProbe, store: ResultStore): ProbeReport {
   // Every text that reaches the report goes through the scrubber: no token, no proxy password.
   const scrub = scrubberFor(p);
   const base = {
     name: p.probe.name,
     group: p.probe.group,
-    required: p.settings.required,
+    required: p.required,
+    ...(p.requiredWhy && p.skippedBecause === undefined ? { requiredWhy: scrub(p.requiredWhy) } : {}),
     proves: p.probe.proves,
     target: scrub(p.probe.target(p.instance)),
     ...(p.probe.token ? { token: p.probe.token } : {}),

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { InstanceConfig, ProbeSettings } from '../config/schema.js';
 import { ProbeError } from '../errors.js';
 import { describeError, timeoutError } from '../net/abort.js';
+import { resolveEnvironment, type InstanceEnvironment } from '../gitlab/deployment.js';
 import type { NetOptions } from '../net/options.js';
 import type { ProbeDefinition } from '../probes/types.js';
 import { RunRecorder } from './recorder.js';
@@ -14,6 +15,8 @@ export interface RunRequest {
   readonly settings: ProbeSettings;
   readonly net: NetOptions;
   readonly logger: Logger;
+  /** From the plan; without it the probe sees an instance whose capabilities are unknown. */
+  readonly environment?: InstanceEnvironment;
   /** Aborts the run early (shutdown, reload); the deadline applies regardless. */
   readonly cancel?: AbortSignal;
   readonly scheduledAt?: number;
@@ -33,7 +36,7 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
   const record = new RunRecorder(req.probe.phases);
   let failure: ProbeError | undefined;
   try {
-    await settleByDeadline(req.probe.run({ instance: req.instance, signal, deadline, net: req.net, record, logger: req.logger }), signal, `running ${req.probe.name}`);
+    await settleByDeadline(req.probe.run({ instance: req.instance, signal, deadline, net: req.net, record, logger: req.logger, environment: req.environment ?? resolveEnvironment(req.instance, undefined) }), signal, `running ${req.probe.name}`);
   } catch (err) {
     const hung = record.openPhase();
     failure = classify(err, signal);

@@ -117,6 +117,7 @@ export class Scheduler {
         instance: planned.instance,
         settings: planned.settings,
         net: planned.net,
+        environment: planned.environment,
         logger: this.#options.logger.child({ instance: planned.instance.name, probe: planned.probe.name }),
         cancel: job.cancel.signal,
         scheduledAt,

@@ -102,8 +102,8 @@ describe('valid configs', () => {
       '      ai_gateway: { required: false }',
     ].join('\n');
     const settings = parseConfigText(text, 'inline', { env: {} }).instances[0]!.probeSettings;
-    expect(settings.customers_portal).toEqual({ enabled: true, schedule: { kind: 'cron', expression: '*/5 * * * *' }, timeoutMs: 7000, required: true });
-    expect(settings.cloud_connector).toEqual({ enabled: true, schedule: { kind: 'every', ms: 30_000 }, timeoutMs: 4000, required: true });
+    expect(settings.customers_portal).toEqual({ enabled: true, schedule: { kind: 'cron', expression: '*/5 * * * *' }, timeoutMs: 7000, required: undefined });
+    expect(settings.cloud_connector).toEqual({ enabled: true, schedule: { kind: 'every', ms: 30_000 }, timeoutMs: 4000, required: undefined });
     expect(settings.ai_gateway?.required).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLOUD_CONNECTOR_STATUS_QUERY, GRAPHQL_DOCUMENTS } from '../../src/gitlab/graphql.js';
+import { CLOUD_CONNECTOR_STATUS_DETAILS_QUERY, CLOUD_CONNECTOR_STATUS_QUERY, GRAPHQL_DOCUMENTS } from '../../src/gitlab/graphql.js';
 import { parseOperation, validateDocument } from './graphql-schema.js';
 
 /**
@@ -19,9 +19,12 @@ describe('the exporter GraphQL documents', () => {
     expect(op.name).toMatch(/^gitlabDuoExporter[A-Z]/);
   });
 
-  it("selects exactly what GitLab's own health-check UI selects (facts §1)", () => {
-    const ui = 'query getCloudConnectorHealthStatus { cloudConnectorStatus { success probeResults { name success message errors details } } }';
-    expect(parseOperation(CLOUD_CONNECTOR_STATUS_QUERY).selections).toEqual(parseOperation(ui).selections);
+  // GitLab's UI query: 17.5+ (S ee/app/assets/javascripts/usage_quotas/add_on/graphql/cloud_connector_health_check.query.graphql)
+  // selects errors and details; 17.3-17.4 (P @9c915b74) only name, success and message.
+  it("selects exactly what GitLab's own health-check UI selects, per release (docs/gitlab-compatibility.md)", () => {
+    const ui = (fields: string) => `query getCloudConnectorHealthStatus { cloudConnectorStatus { success probeResults { ${fields} } } }`;
+    expect(parseOperation(CLOUD_CONNECTOR_STATUS_DETAILS_QUERY).selections).toEqual(parseOperation(ui('name success message errors details')).selections);
+    expect(parseOperation(CLOUD_CONNECTOR_STATUS_QUERY).selections).toEqual(parseOperation(ui('name success message')).selections);
   });
 });
 

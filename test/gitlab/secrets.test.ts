@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { stringify } from 'yaml';
+import { PROBE_NAMES } from '../../src/probes/index.js';
 import { startApp } from '../../src/app.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
@@ -79,6 +80,8 @@ describe('tokens never leak', () => {
           proxy_env: { rails_env_dir: join(dir, 'rails'), workhorse_env_dir: join(dir, 'workhorse') },
         },
       ],
+      // A hostile GitLab cannot be asked what it offers: forced, every probe runs against it anyway.
+      defaults: { probes: Object.fromEntries(PROBE_NAMES.map((p) => [p, { required: true }])) },
       web: { listen_address: '127.0.0.1:0' },
       log: { level: 'debug' },
     });

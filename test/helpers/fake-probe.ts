@@ -4,6 +4,7 @@ import type { Schedule } from '../../src/config/schema.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
 import type { NetOptions } from '../../src/net/options.js';
 import type { PlannedProbe } from '../../src/runner/plan.js';
+import { resolveEnvironment } from '../../src/gitlab/deployment.js';
 import { stateKey } from '../../src/runner/store.js';
 import { defineProbe, type ProbeContext, type ProbeDefinition } from '../../src/probes/types.js';
 
@@ -44,5 +45,8 @@ export function plannedFake(probe: ProbeDefinition, schedule: Schedule, timeoutM
     settings: { enabled: true, schedule, timeoutMs, required: true },
     net: testNet,
     skippedBecause: undefined,
+    required: true,
+    requiredWhy: undefined,
+    environment: resolveEnvironment(instance, undefined),
   };
 }

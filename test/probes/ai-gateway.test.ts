@@ -7,7 +7,8 @@ import { createPki, type TestPki } from '../helpers/tls.js';
 
 /**
  * ai_gateway: off unless `endpoints.ai_gateway` is set (Duo Self-Hosted or hybrid); then
- * GET /monitoring/healthz and GET /monitoring/ready must both answer 200.
+ * GET /monitoring/healthz must answer 200. /monitoring/ready is never asked: it calls the
+ * vendors' models (billable) and fails on an air-gapped gateway that serves its own models.
  */
 
 const HOST = 'aigw.test';
@@ -42,38 +43,50 @@ describe('ai_gateway', () => {
     await expectNoSample(outcome.registry, 'gitlab_duo_probe_timeout_seconds', labels);
   });
 
-  it.each<{ name: string; healthz: number; ready: number; reason: FailureReason | undefined; asked: string[]; status: number }>([
-    { name: 'healthz 200, ready 200', healthz: 200, ready: 200, reason: undefined, asked: ['/monitoring/healthz', '/monitoring/ready'], status: 200 },
-    { name: 'healthz 200, ready 503', healthz: 200, ready: 503, reason: 'http_status', asked: ['/monitoring/healthz', '/monitoring/ready'], status: 503 },
-    { name: 'healthz 500', healthz: 500, ready: 200, reason: 'http_status', asked: ['/monitoring/healthz'], status: 500 },
-    { name: 'healthz 404 (not an AI gateway)', healthz: 404, ready: 404, reason: 'http_status', asked: ['/monitoring/healthz'], status: 404 },
-  ])('$name → $reason', async ({ healthz, ready, reason, asked, status }) => {
+  it.each<{ name: string; healthz: number; reason: FailureReason | undefined }>([
+    { name: 'healthz 200', healthz: 200, reason: undefined },
+    { name: 'healthz 500', healthz: 500, reason: 'http_status' },
+    { name: 'healthz 503', healthz: 503, reason: 'http_status' },
+    { name: 'healthz 404 (not an AI gateway)', healthz: 404, reason: 'http_status' },
+    { name: 'healthz 204 (not exactly 200)', healthz: 204, reason: 'http_status' },
+  ])('$name → $reason', async ({ healthz, reason }) => {
     const server = await startHttpsServer({
       cert: pki.valid,
       alpn: 'http/1.1',
-      reply: (req) => (req.path.endsWith('/healthz') ? { status: healthz, body: '{}' } : { status: ready, body: '{"status":"ok"}' }),
+      // /monitoring/ready fails here: a probe that asked it would fail even when healthz passes.
+      reply: (req) => (req.path.endsWith('/healthz') ? { status: healthz, body: healthz === 204 ? '' : '{}' } : { status: 503, body: '{"status":"down"}' }),
     });
     const outcome = await runOnce(spec(server.port));
 
     await expectOutcome(outcome, reason);
     await expectSocketsClosed(outcome);
     await expectSample(outcome.registry, 'gitlab_duo_probe_enabled', labels, 1);
-    expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(asked.map((p) => `GET ${p}`));
-    await expectSample(outcome.registry, 'gitlab_duo_http_status_code', labels, status);
+    expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /monitoring/healthz']);
+    expect(server.requests.some((r) => r.path.includes('/monitoring/ready'))).toBe(false);
+    await expectSample(outcome.registry, 'gitlab_duo_http_status_code', labels, healthz);
     await expectSample(outcome.registry, 'gitlab_duo_http_version', labels, 1.1);
     await expectSample(outcome.registry, 'gitlab_duo_tls_cert_expiry_timestamp_seconds', labels, pki.valid.notAfter);
+    if (reason === undefined) expect(outcome.result!.notes).toContain('GET /monitoring/healthz answered 200');
+    else expect(outcome.result!.message).toContain(`GET /monitoring/healthz answered ${healthz}`);
   });
 
   it('keeps a path prefix of the configured URL', async () => {
     const server = await startHttpsServer({ cert: pki.valid, alpn: 'h2' });
     const outcome = await runOnce(spec(server.port, '/aigw/'));
     await expectOutcome(outcome, undefined);
-    expect(server.requests.map((r) => r.path)).toEqual(['/aigw/monitoring/healthz', '/aigw/monitoring/ready']);
+    expect(server.requests.map((r) => r.path)).toEqual(['/aigw/monitoring/healthz']);
     // The probe offers only http/1.1, even to a server that could speak h2.
     await expectSample(outcome.registry, 'gitlab_duo_http_version', labels, 1.1);
   });
 
-  it('adds up the phases of both requests', async () => {
+  it('keeps a path prefix without a trailing slash too', async () => {
+    const server = await startHttpsServer({ cert: pki.valid, alpn: 'http/1.1' });
+    const outcome = await runOnce(spec(server.port, '/gateway'));
+    await expectOutcome(outcome, undefined);
+    expect(server.requests.map((r) => r.path)).toEqual(['/gateway/monitoring/healthz']);
+  });
+
+  it('records the phases of its one request', async () => {
     const server = await startHttpsServer({ cert: pki.valid, alpn: 'http/1.1' });
     const outcome = await runOnce(spec(server.port));
     await expectOutcome(outcome, undefined);
@@ -88,8 +101,9 @@ describe('ai_gateway', () => {
     const proxy = await startConnectProxy({ mode: 'allow', hosts: { [HOST]: LOOPBACK } });
     const outcome = await runOnce(spec(server.port, '', { resolve: {}, env: { HTTPS_PROXY: proxy.url } }));
     await expectOutcome(outcome, undefined);
-    // One fresh connection per request: two tunnels.
-    expect(proxy.targets()).toEqual([`${HOST}:${server.port}`, `${HOST}:${server.port}`]);
+    // One request, one tunnel.
+    expect(proxy.targets()).toEqual([`${HOST}:${server.port}`]);
+    expect(server.requests.map((r) => r.path)).toEqual(['/monitoring/healthz']);
   });
 
   it('a plain http:// gateway (no TLS) → success, no certificate expiry', async () => {
@@ -97,7 +111,7 @@ describe('ai_gateway', () => {
     const outcome = await runOnce({ ...spec(server.port), endpoints: { ai_gateway: `http://${HOST}:${server.port}` } });
     await expectOutcome(outcome, undefined);
     await expectSocketsClosed(outcome);
-    expect(server.requests.map((r) => r.path)).toEqual(['/monitoring/healthz', '/monitoring/ready']);
+    expect(server.requests.map((r) => r.path)).toEqual(['/monitoring/healthz']);
     await expectSample(outcome.registry, 'gitlab_duo_http_version', labels, 1.1);
     await expectNoSample(outcome.registry, 'gitlab_duo_tls_cert_expiry_timestamp_seconds', labels);
     expect(await findSamples(outcome.registry, 'gitlab_duo_probe_phase_duration_seconds', { ...labels, phase: 'tls' })).toEqual([

@@ -116,10 +116,24 @@ describe('hostOf', () => {
     ['cloud.gitlab.com connection failed: Connection refused.', 'cloud.gitlab.com'],
     ['Cloud.GitLab.com:443 reachable.', 'cloud.gitlab.com'],
     ['Something else entirely', ''],
-    ['localhost reachable.', ''],
-    ['sentinel-admin-0123456789abcdef connection failed: x', ''],
+    // The first 17.3 builds; 17.3-17.5's raw-socket failure; hosts from overridden URLs.
+    ['customers.gitlab.com reachable', 'customers.gitlab.com'],
+    ['cloud.gitlab.com unreachable', 'cloud.gitlab.com'],
+    ['cloud.gitlab.com could not be reached. If you use firewalls or proxy servers, they must allow traffic to this host.', 'cloud.gitlab.com'],
+    ['localhost reachable.', 'localhost'],
+    ['aigw connection failed: URL is blocked: Requests to the local network are not allowed.', 'aigw'],
+    ['10.0.0.7 reachable.', '10.0.0.7'],
+    ['[2001:db8::7] connection failed: Connection refused.', '[2001:db8::7]'],
+    ['host_with_underscore reachable.', ''],
+    ['a reachable-looking sentence that is not a message', ''],
+    [`${'a'.repeat(70)}.com reachable.`, ''],
     [null, ''],
   ])('%j → %j', (message, host) => {
     expect(hostOf(message)).toBe(host);
+  });
+
+  it('never takes a host out of text that carries a token', () => {
+    const token = 'sentinel-admin-0123456789abcdef';
+    expect(hostOf(`${token} connection failed: x`, [token])).toBe('');
   });
 });

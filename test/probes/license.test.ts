@@ -1,7 +1,12 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/errors.js';
-import { licenseTypeLabel } from '../../src/probes/license.js';
-import { ADMIN_TOKEN, fact, graphqlHandler, json, phase, runInstanceProbe, samples, startFakeGitLab } from '../gitlab/helpers.js';
+import type { Capabilities } from '../../src/gitlab/capabilities.js';
+import { resolveEnvironment, type DeploymentSetting, type InstanceEnvironment } from '../../src/gitlab/deployment.js';
+import { parseVersion } from '../../src/gitlab/version.js';
+import { license, licenseTypeLabel } from '../../src/probes/license.js';
+import { runProbe } from '../../src/runner/run-probe.js';
+import { ADMIN_TOKEN, apiContext, fact, graphqlHandler, json, phase, runInstanceProbe, samples, startFakeGitLab } from '../gitlab/helpers.js';
 
 /** license: GraphQL currentLicense (facts §2), judged against thresholds.license_sync_max_age. */
 
@@ -33,6 +38,7 @@ describe('license', () => {
   });
 
   it.each<[string, Record<string, unknown>, RegExp]>([
+    // The test default: nothing detected, no endpoints.ai_gateway → cloud (assumed).
     ['offline cloud licence', { type: 'offline_cloud', lastSync: null }, /offline_cloud.*activation code/],
     ['legacy licence', { type: 'legacy_license' }, /legacy_license/],
     ['never synchronised', { lastSync: null }, /never synchronised/],
@@ -90,5 +96,75 @@ describe('license', () => {
     expect(licenseTypeLabel('offline_cloud')).toBe('offline_cloud');
     expect(licenseTypeLabel('legacy_license')).toBe('legacy_license');
     expect(licenseTypeLabel('something_new')).toBe('legacy_license');
+  });
+
+  describe('by deployment profile', () => {
+    /**
+     * Runs the probe with the environment of `deployment` in the config (`auto`: from `caps`),
+     * the way the scheduler passes the plan's environment; runInstanceProbe has no profile.
+     */
+    async function runAs(currentLicense: unknown, deployment: DeploymentSetting, caps?: Capabilities) {
+      const server = await startFakeGitLab(graphqlHandler(() => json(200, { data: { currentLicense } })));
+      const { ctx } = await apiContext({ port: server.port });
+      const instance = { ...ctx.instance, deployment };
+      const environment: InstanceEnvironment = resolveEnvironment(instance, caps);
+      const result = await runProbe({ probe: license, instance, settings: instance.probeSettings.license!, net: ctx.net, logger: pino({ level: 'silent' }), environment });
+      return { result, environment };
+    }
+
+    const OFFLINE = licence({ type: 'offline_cloud', lastSync: null });
+
+    it('self_hosted: an offline cloud licence that never synchronised passes, accepted for Duo Self-Hosted', async () => {
+      const { result, environment } = await runAs(OFFLINE, 'self_hosted');
+      expect(environment.deployment).toBe('self_hosted');
+      expect(result.success, result.message).toBe(true);
+      expect(result.notes[0]).toMatch(/^offline_cloud licence \(ultimate\), accepted for Duo Self-Hosted, never synchronised/);
+      expect(result.facts).toContainEqual({ name: 'gitlab_duo_license_info', value: 1, labels: { type: 'offline_cloud', plan: 'ultimate' } });
+      expect(result.facts.some((f) => f.name === 'gitlab_duo_license_last_sync_timestamp_seconds')).toBe(false);
+    });
+
+    it('self_hosted, detected (GitLab has an AI gateway URL, offline licence): passes the same way', async () => {
+      const caps: Capabilities = {
+        detectedAt: Date.now(),
+        version: parseVersion('18.6.0-ee'),
+        fields: undefined,
+        settings: { licenseType: 'offline_cloud', selfHostedAiGateway: true, selfHostedAgentPlatform: undefined, applicationSettings: undefined },
+        problems: [],
+      };
+      const { result, environment } = await runAs(OFFLINE, 'auto', caps);
+      expect(environment).toMatchObject({ deployment: 'self_hosted', deploymentSource: 'detected' });
+      expect(result.success, result.message).toBe(true);
+    });
+
+    it('self_hosted: an offline licence that did sync long ago is not judged by its sync age', async () => {
+      const { result } = await runAs(licence({ type: 'offline_cloud', lastSync: iso(Date.now() - 1000 * HOUR) }), 'self_hosted');
+      expect(result.success, result.message).toBe(true);
+    });
+
+    it('self_hosted: an expired offline licence still fails', async () => {
+      const { result } = await runAs(licence({ type: 'offline_cloud', lastSync: null, expiresAt: date(Date.now() - 24 * HOUR) }), 'self_hosted');
+      expect(result.reason).toBe('requirement_not_met');
+      expect(result.message).toMatch(/^the licence expired on/);
+    });
+
+    it('self_hosted: a legacy licence still fails, saying what Duo Self-Hosted accepts', async () => {
+      const { result } = await runAs(licence({ type: 'legacy_license' }), 'self_hosted');
+      expect(result.reason).toBe('requirement_not_met');
+      expect(result.message).toMatch(/the licence is legacy_license, but Duo needs an online or offline cloud licence \(Duo Self-Hosted\)/);
+    });
+
+    it('self_hosted: an online cloud licence still has to synchronise', async () => {
+      const { result } = await runAs(licence({ lastSync: null }), 'self_hosted');
+      expect(result.reason).toBe('requirement_not_met');
+      expect(result.message).toMatch(/never synchronised/);
+    });
+
+    it.each<DeploymentSetting>(['cloud', 'hybrid'])('%s: an offline cloud licence fails', async (deployment) => {
+      const { result, environment } = await runAs(OFFLINE, deployment);
+      expect(environment.deployment).toBe(deployment);
+      expect(result.reason).toBe('requirement_not_met');
+      expect(result.message).toMatch(/the licence is offline_cloud, but Duo needs an online cloud licence: activate the subscription with an activation code/);
+      expect(result.message).toMatch(/never synchronised/);
+    });
   });
 });

@@ -46,9 +46,21 @@ describe('version', () => {
     expect(duoOnly.server.requests[0]!.headers.authorization).toBe(`Bearer ${DUO_TOKEN}`);
   });
 
-  it('is not required by default and is skipped without any token', async () => {
+  it('is not required by default: it runs, but the plan does not count it in readiness', async () => {
+    const { outcome } = await run({ version: '18.0.0', revision: 'abc1234' });
+    expect(outcome.planned.skippedBecause).toBeUndefined();
+    expect(outcome.result?.success, outcome.result?.message).toBe(true);
+    expect(outcome.planned.required).toBe(false);
+    expect(outcome.planned.requiredWhy).toBe('a warning, not counted in readiness');
+    // Nothing in the config: the plan decides, the settings leave it open.
+    expect(outcome.planned.settings.required).toBeUndefined();
+    expect(await fact(outcome, 'gitlab_duo_probe_required', { probe: 'version' })).toBe(0);
+  });
+
+  it('is skipped without any token', async () => {
     const outcome = await runInstanceProbe('version', { url: 'https://gitlab.test', adminToken: null, duoUserToken: null });
-    expect(outcome.planned.settings.required).toBe(false);
+    expect(outcome.result).toBeUndefined();
+    expect(outcome.planned.required).toBe(false);
     expect(outcome.planned.skippedBecause).toMatch(/admin_token \(read_api \+ admin_mode\) or duo_user_token \(ai_features\)/);
   });
 });

@@ -146,7 +146,8 @@ function configYaml(target: Target, caFile: string, dirs: { rails: string; workh
   else if (target.suffix === 'test') instance.resolve = Object.fromEntries(Object.values(HOSTS).map((h) => [authority(h), LOOPBACK]));
   return stringify({
     instances: [instance],
-    defaults: { probes: Object.fromEntries(PROBE_NAMES.map((p) => [p, { interval: schedule.interval, timeout: schedule.timeout }])) },
+    // required: every probe runs whatever GitLab's capabilities turn out to be (each cell needs a run).
+    defaults: { probes: Object.fromEntries(PROBE_NAMES.map((p) => [p, { interval: schedule.interval, timeout: schedule.timeout, required: true }])) },
     web: { listen_address: `${LOOPBACK}:0` },
   });
 }

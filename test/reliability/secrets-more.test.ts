@@ -10,6 +10,7 @@ import { WebSocketServer } from 'ws';
 import { stringify } from 'yaml';
 import { writeFigures } from '../../reliability/lib/figures.js';
 import { startApp, type App } from '../../src/app.js';
+import { PROBE_NAMES } from '../../src/probes/index.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import type { LogFormat } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
@@ -148,7 +149,15 @@ async function world(): Promise<World> {
           proxy_env: { rails_env_dir: join(dir, 'rails'), workhorse_env_dir: join(dir, 'workhorse') },
         },
       ],
-      defaults: { probes: { health_check: { timeout: '5s' }, code_suggestions: { timeout: '5s' }, duo_workflow_tools: { timeout: '5s' } } },
+      // required: hostile GitLabs cannot say what they offer; every probe runs against them anyway.
+      defaults: {
+        probes: {
+          ...Object.fromEntries(PROBE_NAMES.map((p) => [p, { required: true }])),
+          health_check: { timeout: '5s', required: true },
+          code_suggestions: { timeout: '5s', required: true },
+          duo_workflow_tools: { timeout: '5s', required: true },
+        },
+      },
       web: { listen_address: `${LOOPBACK}:0` },
     }),
   );

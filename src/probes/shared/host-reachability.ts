@@ -2,6 +2,7 @@ import { DEFAULT_ENDPOINTS } from '../../config/defaults.js';
 import { timedRequest } from '../../net/http-request.js';
 import { defineProbe, type ProbeContext, type ProbeDefinition } from '../types.js';
 import { recordHttpFacts } from './http-facts.js';
+import { cloudHostsUnused, REQUIRED } from './relevance.js';
 
 type CloudEndpoint = 'customers_portal' | 'cloud_connector';
 
@@ -20,6 +21,7 @@ export function hostReachabilityProbe<const Name extends CloudEndpoint>(name: Na
     phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
     facts: ['gitlab_duo_http_status_code', 'gitlab_duo_http_version', 'gitlab_duo_tls_cert_expiry_timestamp_seconds', 'gitlab_duo_cloudflare_addresses'],
     availability: () => ({ enabled: true }),
+    relevance: (env) => cloudHostsUnused(env, host) ?? REQUIRED,
     target: (instance) => instance.endpoints[name],
     async run(ctx: ProbeContext) {
       const url = new URL(ctx.instance.endpoints[name]);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../../src/config/load.js';
 import { credential } from '../../../src/gitlab/availability.js';
-import { CLOUD_CONNECTOR_STATUS_QUERY, CURRENT_LICENSE_QUERY, DUO_DEVELOPER_QUERY, DUO_DEVELOPER_USERNAME } from '../../../src/gitlab/graphql.js';
+import { CAPABILITIES_QUERY, CLOUD_CONNECTOR_STATUS_DETAILS_QUERY, CURRENT_LICENSE_QUERY, deploymentQuery, SERVICE_ACCOUNT_QUERY } from '../../../src/gitlab/graphql.js';
 import { apiRequest, API_PHASES, type ApiContext } from '../../../src/gitlab/request.js';
 import { COMPLETION_REQUEST } from '../../../src/gitlab/rest.js';
 import { loadCloudflareRanges } from '../../../src/net/cloudflare.js';
@@ -21,12 +21,14 @@ import { exporterInstanceConfig, startSimulator } from '../../../src/simulator/i
 export type ShapeKey =
   | 'GET /api/v4/metadata'
   | 'GET /api/v4/application/settings'
-  | 'GET /api/v4/users'
+  | 'GET /api/v4/service_accounts'
   | 'POST /api/v4/code_suggestions/completions'
   | 'GET /api/v4/ai/duo_workflows/list_tools'
   | 'graphql currentLicense'
   | 'graphql cloudConnectorStatus'
-  | 'graphql user';
+  | 'graphql user'
+  | 'graphql capabilities'
+  | 'graphql deployment';
 
 export type Shapes = Readonly<Record<ShapeKey, unknown>>;
 
@@ -41,12 +43,14 @@ interface Call {
 const CALLS: readonly Call[] = [
   { key: 'GET /api/v4/metadata', method: 'GET', path: '/api/v4/metadata', token: 'admin' },
   { key: 'GET /api/v4/application/settings', method: 'GET', path: '/api/v4/application/settings', token: 'admin' },
-  { key: 'GET /api/v4/users', method: 'GET', path: `/api/v4/users?username=${DUO_DEVELOPER_USERNAME}`, token: 'admin' },
+  { key: 'GET /api/v4/service_accounts', method: 'GET', path: '/api/v4/service_accounts?per_page=100', token: 'admin' },
   { key: 'POST /api/v4/code_suggestions/completions', method: 'POST', path: '/api/v4/code_suggestions/completions', token: 'duo_user', json: COMPLETION_REQUEST },
   { key: 'GET /api/v4/ai/duo_workflows/list_tools', method: 'GET', path: '/api/v4/ai/duo_workflows/list_tools', token: 'duo_user' },
   { key: 'graphql currentLicense', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: CURRENT_LICENSE_QUERY, variables: {} } },
-  { key: 'graphql cloudConnectorStatus', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: CLOUD_CONNECTOR_STATUS_QUERY, variables: {} } },
-  { key: 'graphql user', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: DUO_DEVELOPER_QUERY, variables: { username: DUO_DEVELOPER_USERNAME } } },
+  { key: 'graphql cloudConnectorStatus', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: CLOUD_CONNECTOR_STATUS_DETAILS_QUERY, variables: {} } },
+  { key: 'graphql user', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: SERVICE_ACCOUNT_QUERY, variables: { username: 'duo-developer' } } },
+  { key: 'graphql capabilities', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: CAPABILITIES_QUERY, variables: {} } },
+  { key: 'graphql deployment', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: deploymentQuery(new Map([['Query', new Set(['currentLicense', 'duoSettings'])], ['DuoSettings', new Set(['aiGatewayUrl', 'duoAgentPlatformServiceUrl'])]])), variables: {} } },
 ];
 
 let captured: Promise<Shapes> | undefined;
@@ -82,6 +86,8 @@ async function capture(): Promise<Shapes> {
 export function shapeKeyFor(method: string, path: string, body: string): ShapeKey | undefined {
   const bare = path.replace(/\?.*$/, '');
   if (method === 'POST' && bare === '/api/graphql') {
+    if (body.includes('__type(')) return 'graphql capabilities';
+    if (body.includes('gitlabDuoExporterDeployment')) return 'graphql deployment';
     if (body.includes('currentLicense')) return 'graphql currentLicense';
     if (body.includes('cloudConnectorStatus')) return 'graphql cloudConnectorStatus';
     if (body.includes('user(')) return 'graphql user';
