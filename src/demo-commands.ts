@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 import { createLogger } from './log.js';
 import { shutdownSignal } from './signals.js';
@@ -17,6 +17,31 @@ interface Flags {
   scenario?: ScenarioName;
   controlPort?: string;
   outputDir?: string;
+  gitlabVersion?: string;
+  deployment?: 'cloud' | 'self_hosted' | 'hybrid';
+}
+
+/** --gitlab-version and --deployment: the simulated world under every scenario. */
+function baseConditions(flags: Flags) {
+  return {
+    ...(flags.gitlabVersion ? { version: flags.gitlabVersion } : {}),
+    ...(flags.deployment ? { deployment: flags.deployment } : {}),
+    // Duo Self-Hosted runs on an offline cloud licence that never synchronises.
+    ...(flags.deployment === 'self_hosted' ? { licenseType: 'offline_cloud' as const, lastSyncAgeMs: null } : {}),
+  };
+}
+
+const GITLAB_VERSION = /^\d{1,2}\.\d{1,2}(\.\d{1,3})?(-ee)?$/;
+
+function gitlabVersionOption(): Option {
+  return new Option('--gitlab-version <version>', 'the simulated GitLab release, e.g. 17.5.0-ee (default 18.9.0-ee)').argParser((value: string) => {
+    if (!GITLAB_VERSION.test(value)) throw new InvalidArgumentError('must be a GitLab version such as 17.5.0-ee or 18.3');
+    return value;
+  });
+}
+
+function deploymentOption(): Option {
+  return new Option('--deployment <profile>', 'how the simulated instance serves Duo').choices(['cloud', 'self_hosted', 'hybrid']).default('cloud');
 }
 
 /** Adds `demo` and `simulator` to the program; `setCode` receives the exit code. */
@@ -26,12 +51,16 @@ export function addDemoCommands(program: Command, setCode: (code: number) => voi
     .command('demo')
     .description('start the built-in simulator and an exporter pointed at it, and print the URLs')
     .addOption(scenario)
+    .addOption(gitlabVersionOption())
+    .addOption(deploymentOption())
     .option('--control-port <port>', 'port of the simulator control endpoint (default: any free port)')
     .action(async (flags: Flags) => setCode(await demo({ ...program.opts<Flags>(), ...flags })));
   program
     .command('simulator')
     .description('run only the simulator (for fire drills against an exporter you run yourself)')
     .addOption(scenario)
+    .addOption(gitlabVersionOption())
+    .addOption(deploymentOption())
     .option('--control-port <port>', 'port of the simulator control endpoint (default: any free port)')
     .option('--output-dir <dir>', 'where to write the simulator CA and an exporter config for it', 'simulator-out')
     .action(async (flags: Flags) => setCode(await simulatorOnly({ ...program.opts<Flags>(), ...flags })));
@@ -45,6 +74,7 @@ async function demo(flags: Flags): Promise<number> {
     listenAddress: flags['web.listenAddress'] ?? ':10420',
     scenario: flags.scenario,
     controlPort: flags.controlPort === undefined ? undefined : Number(flags.controlPort),
+    base: baseConditions(flags),
     logger,
   });
   process.stdout.write(demoBanner(running));
@@ -57,7 +87,12 @@ async function simulatorOnly(flags: Flags): Promise<number> {
   const logger = createLogger({ level: flags['log.level'] ?? 'info', format: flags['log.format'] ?? 'pretty' });
   const stopSignal = shutdownSignal();
   const { exporterInstanceConfig, startSimulator } = await import('./simulator/index.js');
-  const sim = await startSimulator({ scenario: flags.scenario, controlPort: flags.controlPort === undefined ? undefined : Number(flags.controlPort), logger });
+  const sim = await startSimulator({
+    scenario: flags.scenario,
+    controlPort: flags.controlPort === undefined ? undefined : Number(flags.controlPort),
+    base: baseConditions(flags),
+    logger,
+  });
   const dir = resolve(flags.outputDir ?? 'simulator-out');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const caFile = join(dir, 'simulator-ca.pem');

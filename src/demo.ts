@@ -5,12 +5,14 @@ import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { startApp, type App } from './app.js';
 import { parseConfigText } from './config/load.js';
-import { exporterInstanceConfig, SCENARIOS, startSimulator, type ScenarioName, type Simulator } from './simulator/index.js';
+import { exporterInstanceConfig, SCENARIOS, startSimulator, type Conditions, type ScenarioName, type Simulator } from './simulator/index.js';
 
 export interface DemoOptions {
   readonly listenAddress: string;
   readonly scenario?: ScenarioName;
   readonly controlPort?: number;
+  /** The simulated release and deployment (--gitlab-version, --deployment). */
+  readonly base?: Partial<Conditions>;
   readonly logger: Logger;
 }
 
@@ -29,7 +31,7 @@ const DEMO_SCHEDULE = { interval: '10s', timeout: '5s' };
  * folder (removed on stop); its throw-away tokens stay in memory.
  */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
-  const simulator = await startSimulator({ scenario: options.scenario, controlPort: options.controlPort, logger: options.logger });
+  const simulator = await startSimulator({ scenario: options.scenario, controlPort: options.controlPort, base: options.base, logger: options.logger });
   const dir = mkdtempSync(join(tmpdir(), 'gitlab-duo-exporter-demo-'));
   try {
     const caFile = join(dir, 'simulator-ca.pem');

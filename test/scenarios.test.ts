@@ -5,56 +5,20 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../src/config/load.js';
-import type { FailureReason } from '../src/errors.js';
+import { EXPECTED } from './helpers/scenario-reasons.js';
 import { loadCloudflareRanges } from '../src/net/cloudflare.js';
 import { PROBES } from '../src/probes/index.js';
-import { buildPlan, type Plan } from '../src/runner/plan.js';
+import { buildPlan, scheduled, type Plan } from '../src/runner/plan.js';
+import { newDetector } from '../src/runner/detector.js';
 import type { ProbeResult } from '../src/runner/result.js';
 import { runProbe } from '../src/runner/run-probe.js';
-import { SCENARIOS, startSimulator, type ScenarioName, type Simulator } from '../src/simulator/index.js';
+import { SCENARIOS, startSimulator, type Simulator } from '../src/simulator/index.js';
 
 /**
  * The exporter's real probes against the simulator, every scenario in turn: exactly the probes a
  * scenario says it affects fail, each with the reason below; every other probe passes. The
  * simulator's table says which probes fail; this table says why, from the exporter's side.
  */
-type Expected = FailureReason | readonly FailureReason[];
-
-// A front that resets right after accept: whether the RST lands while the TCP connect is still
-// being reported or during the TLS handshake is a matter of scheduling, so both are right.
-const RESET: Expected = ['connect', 'tls'];
-
-const EXPECTED: Record<ScenarioName, Partial<Record<string, Expected>>> = {
-  healthy: {},
-  silent_mode_on: { instance_settings: 'requirement_not_met', health_check: 'requirement_not_met', code_suggestions: 'http_status' },
-  offline_license: { license: 'requirement_not_met', health_check: 'requirement_not_met' },
-  legacy_license: { license: 'requirement_not_met', health_check: 'requirement_not_met' },
-  sync_stale: { license: 'requirement_not_met', health_check: 'requirement_not_met' },
-  token_expired: { health_check: 'requirement_not_met', code_suggestions: 'auth', duo_workflow_tools: 'grpc' },
-  composite_identity_off: { composite_identity: 'requirement_not_met' },
-  version_too_old: {
-    version: 'requirement_not_met',
-    health_check: 'unexpected_response',
-    composite_identity: 'requirement_not_met',
-    duo_workflow_tools: 'requirement_not_met',
-  },
-  duo_never_on: { instance_settings: 'requirement_not_met', code_suggestions: 'auth', health_check: 'requirement_not_met' },
-  code_suggestions_unauthorized: { code_suggestions: 'auth' },
-  code_suggestions_no_default_group: { code_suggestions: 'requirement_not_met' },
-  code_suggestions_gateway_unreachable: { code_suggestions: 'http_status' },
-  code_suggestions_rate_limited: { code_suggestions: 'rate_limited' },
-  // The simulator's gateway answers after SLOW_DELAY_MS; code_suggestions gets less time than that.
-  code_suggestions_slow: { code_suggestions: 'timeout', health_check: 'requirement_not_met' },
-  cable_upgrade_stripped: { websocket_cable: 'websocket_upgrade' },
-  cable_bad_origin: { websocket_cable: 'websocket_upgrade' },
-  http2_downgraded: { instance_http2: 'http2_not_negotiated' },
-  customers_portal_down: { customers_portal: RESET, health_check: 'requirement_not_met' },
-  cloud_connector_down: { cloud_connector: RESET, health_check: 'requirement_not_met', code_suggestions: 'http_status' },
-  dws_no_h2: { duo_workflow_service: 'http2_not_negotiated', duo_workflow_tools: 'grpc', health_check: 'requirement_not_met' },
-  ai_gateway_not_ready: { ai_gateway: 'http_status' },
-  health_check_failing: { health_check: 'requirement_not_met' },
-};
-
 // Long enough that a loaded machine still answers ordinary completions well within the
 // code_suggestions timeout, and at least GitLab's 3 s end_to_end timeout so health_check fails too.
 const SLOW_DELAY_MS = 8000;
@@ -103,12 +67,15 @@ function planFor(s: Simulator, root: string): Plan {
   return buildPlan(parseConfigText(yaml, 'scenarios.yaml', { env: {} }), loadCloudflareRanges(), {});
 }
 
+/**
+ * Learns what the simulated GitLab offers, as the daemon does before it schedules, then runs every
+ * probe the plan schedules. Skipped probes (a release without the feature) are not run.
+ */
 async function runAll(): Promise<ProbeResult[]> {
+  const detected = await newDetector({}, silent).detectAll(plan.config);
+  const current = buildPlan(plan.config, loadCloudflareRanges(), {}, detected);
   return Promise.all(
-    plan.probes.map((p) => {
-      expect(p.skippedBecause, `${p.probe.name} is skipped`).toBeUndefined();
-      return runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silent });
-    }),
+    scheduled(current).map((p) => runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silent, environment: p.environment })),
   );
 }
 

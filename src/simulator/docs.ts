@@ -11,7 +11,8 @@ function cell(value: string): string {
 export function renderScenarioTable(): string {
   const rows = SCENARIOS.map((s) => {
     const affects = s.affects.length === 0 ? 'none' : s.affects.map((p) => `\`${p}\``).join(', ');
-    return `| \`${s.name}\` | ${cell(s.description)} | ${affects} | ${cell(s.why)} |`;
+    const byRelease = Object.entries(s.affectedWhere ?? {}).map(([probe, rule]) => ` \`${probe}\` fails only where GitLab shows it: ${rule!.why}.`);
+    return `| \`${s.name}\` | ${cell(s.description)} | ${affects} | ${cell(s.why + byRelease.join(''))} |`;
   });
   return ['| scenario | what it simulates | exporter probes that fail | why |', '|---|---|---|---|', ...rows].join('\n');
 }

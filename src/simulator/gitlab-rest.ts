@@ -1,7 +1,9 @@
 import { json, type Reply } from './http-util.js';
 import { completionOutcome, railsDwsError } from './outcomes.js';
 import type { Caller, SimContext, SimUser } from './world.js';
-import { applicationSettings, features, isoTime, serviceAccount } from './world.js';
+import { has } from './release.js';
+import type { TokenScope } from './scenarios.js';
+import { agentPlatformWorks, applicationSettings, isoTime, serviceAccounts } from './world.js';
 
 /** A REST answer; `delayMs` postpones it (the slow AI gateway scenario). */
 export type RestReply = Reply & { readonly delayMs?: number };
@@ -15,12 +17,29 @@ export interface RestCall {
   readonly ctx: SimContext;
 }
 
-type Route = (call: RestCall) => RestReply;
+type Handler = (call: RestCall) => RestReply;
+
+/** A route: what it answers, which token scopes it accepts, and whether it is admin-only. */
+interface Route {
+  readonly handler: Handler;
+  readonly scopes: readonly TokenScope[];
+  readonly admin?: boolean;
+}
 
 const UNAUTHORIZED = json(401, { message: '401 Unauthorized' });
 const FORBIDDEN = json(403, { message: '403 Forbidden' });
 // Grape's answer for a route that does not exist (an unknown resource is {"message":...}).
 export const ROUTE_NOT_FOUND = json(404, { error: '404 Not Found' });
+
+/** rack-oauth2's answer for a token without a scope the route accepts (lib/api/api_guard.rb). */
+function insufficientScope(scopes: readonly TokenScope[]): RestReply {
+  return json(403, { error: 'insufficient_scope', error_description: 'The request requires higher privileges than provided by the access token.', scope: scopes.join(' ') });
+}
+
+function tokenScopes(call: RestCall, user: SimUser): readonly TokenScope[] {
+  const c = call.ctx.conditions();
+  return user.kind === 'admin' ? c.adminTokenScopes : c.duoUserTokenScopes;
+}
 
 function withUser(call: RestCall, fn: (user: SimUser) => RestReply): RestReply {
   return call.caller.kind === 'user' ? fn(call.caller.user) : UNAUTHORIZED;
@@ -59,13 +78,15 @@ function restUser(user: { id: number; username: string; name: string }, call: Re
 
 function users(call: RestCall): RestReply {
   const username = call.url.searchParams.get('username');
-  const account = serviceAccount(call.ctx.conditions(), call.ctx.endpoints.gitlabHost);
-  const known = [
-    restUser({ id: 1, username: 'root', name: 'Administrator' }, call),
-    restUser({ id: 2, username: 'duo-user', name: 'Duo User' }, call),
-    ...(account ? [restUser(account, call, { bot: true })] : []),
-  ];
+  // The REST user entities expose `state`, never composite_identity_enforced.
+  const accounts = serviceAccounts(call.ctx.conditions()).map((a) => restUser(a, call, { bot: true, state: a.state }));
+  const known = [restUser({ id: 1, username: 'root', name: 'Administrator' }, call), restUser({ id: 2, username: 'duo-user', name: 'Duo User' }, call), ...accounts];
   return json(200, username ? known.filter((u) => u.username === username) : known);
+}
+
+/** `GET /api/v4/service_accounts` (admin): Entities::ServiceAccount, id, username, name only. */
+function listServiceAccounts(call: RestCall): RestReply {
+  return json(200, serviceAccounts(call.ctx.conditions()).map(({ id, username, name }) => ({ id, username, name, public_email: null, email: `${username}@noreply.duo-sim.test` })));
 }
 
 function completionAnswer(body: Record<string, unknown>, now: number) {
@@ -106,9 +127,14 @@ function completions(call: RestCall): RestReply {
 
 const TOOLS = ['read_file', 'list_dir', 'grep', 'create_file_with_contents', 'edit_file', 'run_command', 'get_issue', 'get_merge_request'];
 
+/**
+ * list_tools (ee/lib/api/ai/duo_workflows/workflows.rb): from 18.4; up to 18.6 a 404 when the
+ * Agent Platform's feature flags are off; no gate from 18.7. Rails calls the service's ListTools.
+ */
 function listTools(call: RestCall): RestReply {
   const c = call.ctx.conditions();
-  if (!features(c).agentPlatform) return ROUTE_NOT_FOUND;
+  if (!has(c.version, 'listTools')) return ROUTE_NOT_FOUND;
+  if (!has(c.version, 'agentPlatformSetting') && !agentPlatformWorks(c)) return json(404, { message: '404 Not Found' });
   return withUser(call, () => {
     const error = railsDwsError(c, call.ctx.endpoints.duoWorkflowService);
     if (error) return json(400, { message: `400 Bad request - ${error}` });
@@ -116,22 +142,38 @@ function listTools(call: RestCall): RestReply {
   });
 }
 
+// Scopes: `api` everywhere, `read_api` for GET/HEAD (lib/api/api.rb:53-54), plus what a route adds.
+const READ: readonly TokenScope[] = ['api', 'read_api'];
+
 const ROUTES: Record<string, Route> = {
-  'GET /api/v4/metadata': metadata,
-  'GET /api/v4/version': metadata,
-  'GET /api/v4/application/settings': (call) =>
-    withUser(call, (user) => (user.admin ? json(200, applicationSettings(call.ctx.conditions(), Date.now())) : FORBIDDEN)),
-  'GET /api/v4/users': users,
-  'GET /api/v4/user': (call) =>
-    withUser(call, (user) => json(200, restUser(user, call, { is_admin: user.admin, created_at: isoTime(Date.now() - 400 * 86_400_000) }))),
-  'POST /api/v4/code_suggestions/completions': completions,
-  'GET /api/v4/ai/duo_workflows/list_tools': listTools,
+  'GET /api/v4/metadata': { handler: metadata, scopes: [...READ, 'read_user', 'ai_features'] },
+  'GET /api/v4/version': { handler: metadata, scopes: [...READ, 'read_user', 'ai_features'] },
+  'GET /api/v4/application/settings': { handler: (call) => json(200, applicationSettings(call.ctx.conditions(), Date.now())), scopes: READ, admin: true },
+  'GET /api/v4/users': { handler: users, scopes: [...READ, 'read_user'] },
+  'GET /api/v4/service_accounts': { handler: listServiceAccounts, scopes: READ, admin: true },
+  'GET /api/v4/user': {
+    handler: (call) => withUser(call, (user) => json(200, restUser(user, call, { is_admin: user.admin, created_at: isoTime(Date.now() - 400 * 86_400_000) }))),
+    scopes: [...READ, 'read_user'],
+  },
+  // allow_access_with_scope :ai_features; read_api is GET-only (ee/lib/api/code_suggestions.rb).
+  'POST /api/v4/code_suggestions/completions': { handler: completions, scopes: ['api', 'ai_features'] },
+  'GET /api/v4/ai/duo_workflows/list_tools': { handler: listTools, scopes: READ },
 };
 
-/** REST API v4. Any invalid token is refused with 401 before routing, as GitLab's API guard does. */
+/**
+ * REST API v4 the way GitLab's API guard answers: an invalid token 401 before routing, a token
+ * without an accepted scope 403 insufficient_scope, an admin route 403 for a non-admin, and for
+ * an admin whose token lacks admin_mode while Admin Mode is on (lib/api/api_guard.rb:93-97).
+ */
 export function handleRest(call: RestCall): RestReply {
   if (call.caller.kind === 'invalid') return UNAUTHORIZED;
   const method = call.method === 'HEAD' ? 'GET' : call.method;
   const route = ROUTES[`${method} ${call.path.replace(/\/+$/, '')}`];
-  return route ? route(call) : ROUTE_NOT_FOUND;
+  if (!route) return ROUTE_NOT_FOUND;
+  return withUser(call, (user) => {
+    const scopes = tokenScopes(call, user);
+    if (!route.scopes.some((scope) => scopes.includes(scope))) return insufficientScope(route.scopes);
+    if (route.admin && (!user.admin || (call.ctx.conditions().adminMode && !scopes.includes('admin_mode')))) return FORBIDDEN;
+    return route.handler(call);
+  });
 }

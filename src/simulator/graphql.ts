@@ -3,7 +3,9 @@ import { cloudConnectorStatus } from './health.js';
 import { json, type Reply } from './http-util.js';
 import { completionOutcome } from './outcomes.js';
 import type { Caller, SimContext, SimUser } from './world.js';
-import { ADMIN_USER, DUO_USER, SERVICE_ACCOUNT, currentLicense, features, isoTime, serviceAccount } from './world.js';
+import { ADMIN_USER, DUO_USER, currentLicense, isoTime, serviceAccounts } from './world.js';
+import { has } from './release.js';
+import { introspectType, schemaFor, type Schema } from './schema.js';
 
 /** GitLab's text for a field the caller may not read; the field is null, the HTTP status 200. */
 export const PERMISSION_DENIED = "The resource that you are attempting to access does not exist or you don't have permission to perform this action";
@@ -16,7 +18,7 @@ interface GraphqlError {
 }
 
 type Resolved = { readonly value: unknown } | { readonly denied: true };
-type Resolver = (sel: Selection, caller: Caller, ctx: SimContext, now: number) => Resolved;
+type Resolver = (sel: Selection, caller: Caller, ctx: SimContext, now: number, schema: Schema) => Resolved;
 
 function adminOnly(caller: Caller, value: () => unknown): Resolved {
   return caller.kind === 'user' && caller.user.admin ? { value: value() } : { denied: true };
@@ -37,12 +39,8 @@ function userObject(user: { id: number; username: string; name: string }, ctx: S
 }
 
 function findUser(args: Readonly<Record<string, unknown>>, ctx: SimContext) {
-  const account = serviceAccount(ctx.conditions(), ctx.endpoints.gitlabHost);
-  const candidates = [
-    userObject(ADMIN_USER, ctx),
-    userObject(DUO_USER, ctx),
-    ...(account ? [userObject(SERVICE_ACCOUNT, ctx, { compositeIdentityEnforced: true, bot: true })] : []),
-  ];
+  const accounts = serviceAccounts(ctx.conditions()).map((a) => userObject(a, ctx, { compositeIdentityEnforced: a.compositeIdentityEnforced, bot: true, state: a.state }));
+  const candidates = [userObject(ADMIN_USER, ctx), userObject(DUO_USER, ctx), ...accounts];
   return candidates.find((u) => u.username === args.username || u.id === args.id) ?? null;
 }
 
@@ -56,17 +54,20 @@ function currentUser(user: SimUser, ctx: SimContext) {
 /** Root fields of `Query` the simulator knows; any other is a validation error, as in GitLab. */
 const ROOT: Record<string, Resolver> = {
   __typename: () => ({ value: 'Query' }),
-  cloudConnectorStatus: (_sel, caller, ctx, now) => adminOnly(caller, () => cloudConnectorStatus(ctx, now)),
+  // 17.3 answered any signed-in user; admins only from 17.4 (status_resolver.rb).
+  cloudConnectorStatus: (_sel, caller, ctx, now) =>
+    has(ctx.conditions().version, 'healthCheckAdminOnly') || caller.kind !== 'user' ? adminOnly(caller, () => cloudConnectorStatus(ctx, now)) : { value: cloudConnectorStatus(ctx, now) },
   currentLicense: (_sel, caller, ctx, now) => adminOnly(caller, () => currentLicense(ctx.conditions(), now)),
-  duoSettings: (_sel, caller, _ctx, now) =>
+  duoSettings: (_sel, caller, ctx, now) =>
     adminOnly(caller, () => ({
       __typename: 'DuoSettings',
-      aiGatewayUrl: null,
+      // Ai::Setting.ai_gateway_url: set for Duo Self-Hosted and hybrid setups.
+      aiGatewayUrl: ctx.conditions().deployment === 'cloud' ? null : ctx.endpoints.aiGatewayUrl,
       aiGatewayTimeoutSeconds: 60,
       duoAgentPlatformServiceUrl: null,
-      duoCoreFeaturesEnabled: true,
       updatedAt: isoTime(now - 7 * 86_400_000),
     })),
+  __type: (sel, _caller, _ctx, _now, schema) => ({ value: introspectType(schema, sel.args.name) }),
   metadata: (_sel, caller, ctx) =>
     caller.kind === 'user'
       ? { value: { __typename: 'Metadata', version: ctx.conditions().version, revision: 'abc1234', enterprise: true } }
@@ -84,19 +85,21 @@ function undefinedField(sel: Selection, typeName: string, path: string[]): Graph
   };
 }
 
-/** Fields the simulated version does not have yet (facts: composite identity is 18.3+, the health check 17.3+). */
-function validate(selections: readonly Selection[], ctx: SimContext): GraphqlError[] {
-  const f = features(ctx.conditions());
+/**
+ * Every selected field against the release's schema (schema.ts), at every depth: graphql-ruby
+ * refuses the whole document when one field is unknown, and so does this.
+ */
+function validate(selections: readonly Selection[], typeName: string, schema: Schema, path: string[]): GraphqlError[] {
+  const type = schema[typeName] ?? {};
   const errors: GraphqlError[] = [];
   for (const sel of selections) {
-    if (!Object.hasOwn(ROOT, sel.name) || (sel.name === 'cloudConnectorStatus' && !f.cloudConnectorStatus)) {
-      errors.push(undefinedField(sel, 'Query', ['query']));
+    if (sel.name === '__typename') continue;
+    const fieldType = Object.hasOwn(type, sel.name) ? type[sel.name] : undefined;
+    if (fieldType === undefined || (typeName === 'Query' && !Object.hasOwn(ROOT, sel.name))) {
+      errors.push(undefinedField(sel, typeName, path));
       continue;
     }
-    if ((sel.name === 'user' || sel.name === 'currentUser') && !f.compositeIdentity) {
-      const missing = sel.selections.filter((s) => s.name === 'compositeIdentityEnforced');
-      errors.push(...missing.map((s) => undefinedField(s, 'UserCore', ['query', sel.alias ?? sel.name])));
-    }
+    if (fieldType !== 'Scalar') errors.push(...validate(sel.selections, fieldType, schema, [...path, sel.alias ?? sel.name]));
   }
   return errors;
 }
@@ -127,14 +130,15 @@ function executeOne(request: unknown, caller: Caller, ctx: SimContext, now: numb
     const typeName = operation.kind === 'mutation' ? 'Mutation' : 'Subscription';
     return { errors: operation.selections.map((sel) => undefinedField(sel, typeName, [operation.kind])) };
   }
-  const invalid = validate(operation.selections, ctx);
+  const schema = schemaFor(ctx.conditions());
+  const invalid = validate(operation.selections, 'Query', schema, ['query']);
   if (invalid.length > 0) return { errors: invalid };
 
   const data: Record<string, unknown> = {};
   const errors: GraphqlError[] = [];
   for (const sel of operation.selections) {
     const key = sel.alias ?? sel.name;
-    const resolved = ROOT[sel.name]!(sel, caller, ctx, now);
+    const resolved = ROOT[sel.name]!(sel, caller, ctx, now, schema);
     if ('denied' in resolved) {
       data[key] = null;
       errors.push({ message: PERMISSION_DENIED, locations: [{ line: sel.line, column: sel.column }], path: [key] });

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { startControl } from './control.js';
 import { createPki } from './pki.js';
-import { conditionsFor, isScenarioName, type ScenarioName } from './scenarios.js';
+import { conditionsFor, isScenarioName, type Conditions, type ScenarioName } from './scenarios.js';
 import { SERVICES, SIMULATOR_HOSTS, route, startBackends, startFronts, type Backends, type Closers, type Service } from './topology.js';
 import { ADMIN_USER, DUO_USER, type Caller, type Endpoints, type SimContext } from './world.js';
 
@@ -29,6 +29,12 @@ export interface SimulatorOptions {
   controlPort?: number;
   /** Delay of the code_suggestions_slow scenario; default 3000 ms. */
   slowDelayMs?: number;
+  /**
+   * The simulated world under every scenario: the GitLab release (`version`, default 18.9.0-ee),
+   * `deployment`, the Agent Platform switch, a proxy for Rails, Admin Mode, token scopes. A
+   * scenario's own conditions still win (version_too_old sets its version).
+   */
+  base?: Partial<Conditions>;
   logger?: Logger;
 }
 
@@ -49,6 +55,10 @@ export interface Simulator {
   scenario(): ScenarioName;
   /** Throws on an unknown name. */
   setScenario(name: ScenarioName): void;
+  /** Replaces the base conditions (release, deployment...) under the current scenario. */
+  setBase(base: Partial<Conditions>): void;
+  /** The conditions in force: base and scenario together. */
+  conditions(): Conditions;
   /** Closes every listener, connection and timer; safe to call twice. */
   close(): Promise<void>;
 }
@@ -71,6 +81,7 @@ export function exporterInstanceConfig(sim: Simulator, caFile: string, name = 's
       customers_portal: sim.customersPortalUrl,
       cloud_connector: sim.cloudConnectorUrl,
       duo_workflow_service: sim.duoWorkflowService,
+      // On a cloud deployment GitLab does not use it: the exporter then reports it, not counts it.
       ai_gateway: sim.aiGatewayUrl,
     },
     resolve: { ...sim.resolve },
@@ -114,7 +125,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const adminToken = options.adminToken ?? randomToken();
   const duoUserToken = options.duoUserToken ?? randomToken();
   const initial = checkedScenario(options.scenario ?? 'healthy');
-  const state = { scenario: initial, conditions: conditionsFor(initial) };
+  const state = { scenario: initial, base: options.base ?? {}, conditions: conditionsFor(initial, options.base) };
   const started: { backends?: Backends } = {};
   const closers: Closers = [];
 
@@ -141,11 +152,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     };
     started.backends = await startBackends(pki, ctx, closers);
 
+    const apply = () => {
+      state.conditions = conditionsFor(state.scenario, state.base);
+      for (const front of Object.values(fronts)) front.refresh();
+    };
     const setScenario = (name: ScenarioName) => {
       state.scenario = checkedScenario(name);
-      state.conditions = conditionsFor(state.scenario);
-      for (const front of Object.values(fronts)) front.refresh();
+      apply();
       logger.info({ scenario: name }, 'simulator scenario switched');
+    };
+    const setBase = (base: Partial<Conditions>) => {
+      state.base = base;
+      apply();
+      logger.info({ version: state.conditions.version, deployment: state.conditions.deployment }, 'simulator base conditions changed');
     };
     const control = await startControl({ scenario: () => state.scenario, setScenario }, host, pin, options.controlPort ?? 0);
     closers.push(() => control.close());
@@ -163,6 +182,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       duoUserToken,
       scenario: () => state.scenario,
       setScenario,
+      setBase,
+      conditions: () => state.conditions,
       close: () => closeAll(closers),
     };
     // Tokens are never logged.

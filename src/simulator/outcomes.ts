@@ -40,24 +40,32 @@ export function completionOutcome(c: Conditions, user: SimUser, slowDelayMs: num
       MONOLITH,
     );
   }
-  // Then Workhorse proxies to the AI gateway. Silent Mode blocks outbound POST (facts §4); the
-  // status the client then sees is not confirmed, 500 is what an upstream failure gives.
-  if (c.silentMode || !c.cloudConnectorUp || !c.workhorseReachesAiGateway) return error(500, 'Internal Server Error\n');
-  // An expired service token: the AI gateway's own 401 passes through (no monolith header).
-  if (!tokenValid(c)) return error(401, { error: 'Forbidden by auth provider' });
+  // Then Workhorse proxies to the AI gateway: GitLab's at cloud.gitlab.com/ai, or the instance's
+  // own for self-hosted and hybrid setups (code completions on self-hosted models here). Silent
+  // Mode blocks outbound POST; the status the client then sees is not confirmed, 500 is what an
+  // upstream failure gives.
+  if (c.silentMode || !gatewayReachable(c) || !c.workhorseReachesAiGateway) return error(500, 'Internal Server Error\n');
+  // An expired Cloud Connector token: GitLab's gateway refuses it (no monolith header). A
+  // self-hosted gateway with custom models does not ask for one.
+  if (c.deployment === 'cloud' && !tokenValid(c)) return error(401, { error: 'Forbidden by auth provider' });
   return { kind: 'ok', delayMs: c.aiGatewaySlow ? slowDelayMs : 0 };
 }
 
 /** The error GitLab's end_to_end_probe reports, or undefined when its test completion works. */
 export function endToEndError(c: Conditions, slowDelayMs: number): string | undefined {
   if (c.silentMode) return 'only get, head, options, and trace methods are allowed in silent mode';
-  if (!c.cloudConnectorUp) return 'Connection reset by peer';
+  if (!gatewayReachable(c)) return 'Connection reset by peer';
   if (!c.railsReachesCloudConnector) return RAILS_PROXY_REFUSAL;
   // Unconfirmed text: with Duo never_on no user may use Code Suggestions; the gateway refuses.
   if (!duoEnabled(c)) return 'AI Gateway returned code 403: {"detail":"Unauthorized to access code suggestions"}';
   if (!tokenValid(c)) return 'AI Gateway returned code 401: {"error":"Forbidden by auth provider"}';
   if (c.aiGatewaySlow && slowDelayMs >= END_TO_END_TIMEOUT_MS) return 'Net::ReadTimeout with #<TCPSocket:(closed)>';
   return undefined;
+}
+
+/** Whether the AI gateway that serves code completions here answers. */
+export function gatewayReachable(c: Conditions): boolean {
+  return c.deployment === 'cloud' ? c.cloudConnectorUp : c.aiGatewayUp;
 }
 
 /** What Net::HTTP raises when a proxy refuses CONNECT. */

@@ -8,6 +8,8 @@
  * GitLab's own `cloudConnectorStatus` always agrees with what the exporter's probes see.
  */
 
+import { has } from './release.js';
+
 /** The exporter's probe names (architecture.md's catalog). */
 export const EXPORTER_PROBES = [
   'customers_portal',
@@ -36,6 +38,8 @@ export interface Conditions {
   readonly version: string;
   readonly silentMode: boolean;
   readonly duoAvailability: 'default_on' | 'default_off' | 'never_on';
+  /** Duo on and locked, written over REST: GitLab's getter reports it as never_on. */
+  readonly duoEnabledAndLocked: boolean;
   readonly licenseType: 'online_cloud' | 'offline_cloud' | 'legacy_license';
   /** Age of `licenses.last_synced_at` (daily seat-link sync); null = never synchronised. */
   readonly lastSyncAgeMs: number | null;
@@ -43,8 +47,10 @@ export interface Conditions {
   readonly accessAgeMs: number;
   /** Time left on the Cloud Connector service token; negative = expired. */
   readonly tokenExpiresInMs: number;
-  /** Composite-identity onboarding ran: `duo-developer` exists and the OAuth app is set. */
-  readonly compositeIdentity: boolean;
+  /** Composite-identity onboarding: ran (`on`), never ran, or was turned off again (account blocked). */
+  readonly compositeIdentity: 'on' | 'never' | 'blocked';
+  /** Onboarded before 18.5: the service account keeps its generated `service_account_…` name. */
+  readonly legacyServiceAccount: boolean;
   /** The Duo user holds a Duo seat. */
   readonly duoUserSeat: boolean;
   /** The Duo user has a default Duo namespace (else completions answer 422). */
@@ -65,7 +71,26 @@ export interface Conditions {
   /** ALPN the Duo Workflow Service's load balancer offers. */
   readonly dwsAlpn: 'h2' | 'http/1.1';
   readonly aiGatewayReady: boolean;
+  /** The self-hosted AI gateway's process answers at all. */
+  readonly aiGatewayUp: boolean;
+  /**
+   * How Duo is served: `cloud` (GitLab's AI gateway at cloud.gitlab.com), `self_hosted` (an AI
+   * gateway URL set in GitLab, an offline cloud licence, no cloud connection needed) or `hybrid`
+   * (an AI gateway URL beside GitLab-hosted features, online cloud licence).
+   */
+  readonly deployment: 'cloud' | 'self_hosted' | 'hybrid';
+  /** The instance's Duo Agent Platform switch (where the release has one). */
+  readonly agentPlatform: boolean;
+  /** Rails reaches the internet only through an HTTP proxy (Omnibus gitlab_rails['env']). */
+  readonly railsProxy: boolean;
+  /** Admin Mode is on: admin REST calls need a token with the admin_mode scope. */
+  readonly adminMode: boolean;
+  /** Scopes of the admin's token and of the Duo user's token. */
+  readonly adminTokenScopes: readonly TokenScope[];
+  readonly duoUserTokenScopes: readonly TokenScope[];
 }
+
+export type TokenScope = 'api' | 'read_api' | 'read_user' | 'admin_mode' | 'ai_features';
 
 export const HEALTHY: Conditions = {
   version: '18.9.0-ee',
@@ -75,7 +100,9 @@ export const HEALTHY: Conditions = {
   lastSyncAgeMs: 2 * HOUR,
   accessAgeMs: 2 * HOUR,
   tokenExpiresInMs: 3 * DAY,
-  compositeIdentity: true,
+  compositeIdentity: 'on',
+  legacyServiceAccount: false,
+  duoEnabledAndLocked: false,
   duoUserSeat: true,
   duoUserDefaultGroup: true,
   duoUserRateLimited: false,
@@ -88,6 +115,13 @@ export const HEALTHY: Conditions = {
   cloudConnectorUp: true,
   dwsAlpn: 'h2',
   aiGatewayReady: true,
+  aiGatewayUp: true,
+  deployment: 'cloud',
+  agentPlatform: true,
+  railsProxy: false,
+  adminMode: false,
+  adminTokenScopes: ['read_api', 'admin_mode'],
+  duoUserTokenScopes: ['ai_features', 'read_api'],
 };
 
 export interface ScenarioDefinition {
@@ -99,6 +133,11 @@ export interface ScenarioDefinition {
   /** Why exactly those probes fail, with the facts it rests on. */
   readonly why: string;
   readonly conditions: Partial<Conditions>;
+  /**
+   * Probes of `affects` that fail only on some releases, because GitLab's behaviour changed
+   * (docs/gitlab-compatibility.md): the fault matrix expects them where `when(version)` holds.
+   */
+  readonly affectedWhere?: Partial<Record<ExporterProbe, { readonly when: (version: string) => boolean; readonly why: string }>>;
 }
 
 const SCENARIO_TABLE = [
@@ -122,6 +161,12 @@ const SCENARIO_TABLE = [
     affects: ['license', 'health_check'],
     why: 'currentLicense.type is offline_cloud with no lastSync; GitLab\'s license_probe requires an online cloud licence. The catalog and token from an earlier online sync are still valid, so features keep working for now.',
     conditions: { licenseType: 'offline_cloud', lastSyncAgeMs: null },
+    affectedWhere: {
+      health_check: {
+        when: (v) => !has(v, 'selfHostedProbeSet') || has(v, 'selfHostedByGatewayUrl'),
+        why: '17.5-17.9 take an offline licence for an air-gapped Duo Self-Hosted instance and run the self-hosted health checks, which pass',
+      },
+    },
   },
   {
     name: 'legacy_license',
@@ -148,15 +193,37 @@ const SCENARIO_TABLE = [
     name: 'composite_identity_off',
     description: 'Composite-identity onboarding never ran.',
     affects: ['composite_identity'],
-    why: 'duo_workflow_oauth_application_id is null and the duo-developer service account does not exist.',
-    conditions: { compositeIdentity: false },
+    why: 'No Agent Platform service account exists (onboarding creates duo-developer). Before 18.8 GitLab shows no composite-identity flag, so the exporter skips the probe there.',
+    conditions: { compositeIdentity: 'never' },
+  },
+  {
+    name: 'composite_identity_turned_off',
+    description: 'Composite identity was turned on, then off again (the service account is blocked).',
+    affects: ['composite_identity'],
+    why: 'Turning it off blocks the service account (duo_workflow_settings_controller.rb); GraphQL reports state blocked. Observable from 18.8.',
+    conditions: { compositeIdentity: 'blocked' },
+  },
+  {
+    name: 'admin_token_without_admin_mode',
+    description: 'Admin Mode is on and the admin token lacks the admin_mode scope.',
+    affects: ['instance_settings', 'composite_identity'],
+    why: 'Admin REST endpoints (application settings, service accounts) answer 403 {"message":"403 Forbidden"} (lib/api/api_guard.rb:93-97). GraphQL bypasses Admin Mode for tokens, so license and health_check pass. Without the settings the exporter cannot tell whether the Agent Platform is on, so its probes become optional.',
+    conditions: { adminMode: true, adminTokenScopes: ['read_api'] },
+    affectedWhere: { composite_identity: { when: (v) => has(v, 'compositeIdentityField'), why: 'observable from 18.8 only' } },
+  },
+  {
+    name: 'duo_token_without_read_api',
+    description: 'The Duo user token has ai_features only.',
+    affects: ['duo_workflow_tools'],
+    why: 'list_tools accepts api or read_api (lib/api/api.rb:53-54): 403 insufficient_scope with "scope":"api read_api". Completions accept ai_features, so code_suggestions passes.',
+    conditions: { duoUserTokenScopes: ['ai_features'] },
   },
   {
     name: 'version_too_old',
     description: 'GitLab 17.1.2-ee, older than the 17.2 Duo needs.',
-    affects: ['version', 'health_check', 'composite_identity', 'duo_workflow_tools'],
-    why: 'Below 17.3 the cloudConnectorStatus field does not exist (GraphQL "doesn\'t exist on type" error); composite identity (18.3), its settings and compositeIdentityEnforced, and the list_tools route (18.x) do not exist either.',
-    conditions: { version: '17.1.2-ee', compositeIdentity: false },
+    affects: ['version'],
+    why: 'The version probe reports 17.1 < 17.2. The exporter learns from introspection that cloudConnectorStatus (17.3), list_tools (18.4) and compositeIdentityEnforced (18.8) do not exist and skips health_check, duo_workflow_tools and composite_identity with that reason instead of failing them.',
+    conditions: { version: '17.1.2-ee', compositeIdentity: 'never' },
   },
   {
     name: 'duo_never_on',
@@ -227,6 +294,9 @@ const SCENARIO_TABLE = [
     affects: ['customers_portal', 'health_check'],
     why: 'The exporter\'s connection is reset; GitLab\'s host_probe for the portal fails the same way (the GitLab server is on the same network in the simulator).',
     conditions: { customersPortalUp: false },
+    affectedWhere: {
+      health_check: { when: (v) => has(v, 'httpHostProbe'), why: "17.3-17.5's host_probe failures are not counted (it ignores the HTTP proxy); customers_portal catches it" },
+    },
   },
   {
     name: 'cloud_connector_down',
@@ -241,13 +311,23 @@ const SCENARIO_TABLE = [
     affects: ['duo_workflow_service', 'duo_workflow_tools', 'health_check'],
     why: 'ALPN gives http/1.1, so gRPC cannot run. Rails calls the same endpoint: list_tools answers 400 with the gRPC error and duo_agent_platform_probe fails.',
     conditions: { dwsAlpn: 'http/1.1' },
+    affectedWhere: {
+      health_check: { when: (v) => has(v, 'agentPlatformProbe') && has(v, 'agentPlatformSetting'), why: 'duo_agent_platform_probe exists from 18.6 (simulated) and counts only where the Agent Platform is known to be in use (18.7+)' },
+    },
   },
   {
     name: 'ai_gateway_not_ready',
-    description: 'The (self-hosted) AI gateway is alive but not ready.',
-    affects: ['ai_gateway'],
-    why: '/monitoring/healthz answers 200 but /monitoring/ready answers 503. GitLab itself uses cloud.gitlab.com in the simulator, so nothing else fails.',
+    description: 'The (self-hosted) AI gateway answers /monitoring/ready with 503 while /monitoring/healthz answers 200.',
+    affects: [],
+    why: 'Not a fault: /monitoring/ready calls the vendors\' models, so an air-gapped gateway answers 503 there while it serves its own models. The exporter probes /monitoring/healthz, as GitLab\'s troubleshooting does, and nothing fails.',
     conditions: { aiGatewayReady: false },
+  },
+  {
+    name: 'ai_gateway_down',
+    description: 'The self-hosted AI gateway resets every connection.',
+    affects: ['ai_gateway'],
+    why: 'The exporter\'s connection to /monitoring/healthz is reset. On the default (cloud) deployment GitLab does not use this gateway, so only the ai_gateway probe (optional there) fails; on self_hosted and hybrid deployments completions and GitLab\'s host_probe for the gateway fail too.',
+    conditions: { aiGatewayUp: false },
   },
   {
     name: 'health_check_failing',
@@ -279,6 +359,7 @@ export function scenarioDefinition(name: ScenarioName): Scenario {
   return found;
 }
 
-export function conditionsFor(name: ScenarioName): Conditions {
-  return { ...HEALTHY, ...scenarioDefinition(name).conditions };
+/** The scenario's conditions over `base` (release, deployment...) over HEALTHY. */
+export function conditionsFor(name: ScenarioName, base: Partial<Conditions> = {}): Conditions {
+  return { ...HEALTHY, ...base, ...scenarioDefinition(name).conditions };
 }

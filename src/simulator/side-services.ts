@@ -23,13 +23,18 @@ export const cloudConnectorHandler: RequestHandler = (req, res) => {
   else send(req, res, json(404, { detail: 'Not Found' }));
 };
 
-/** A self-hosted AI gateway: `/monitoring/healthz` (no checks) and `/monitoring/ready` (facts §3). */
+/**
+ * A self-hosted AI gateway (ai_gateway/api/monitoring.py): `/monitoring/healthz` runs no checks;
+ * `/monitoring/ready` calls the vendors' models, so it answers 503 where they are out of reach (an
+ * air-gapped gateway, here: cloud.gitlab.com down) even while the gateway serves its own models.
+ */
 export function aiGatewayHandler(ctx: SimContext): RequestHandler {
   return (req, res) => {
     const path = requestUrl(req).pathname;
     if (path === '/monitoring/healthz') return send(req, res, json(200, {}));
     if (path === '/monitoring/ready') {
-      return send(req, res, ctx.conditions().aiGatewayReady ? json(200, {}) : json(503, { detail: 'Not ready: model endpoints unavailable' }));
+      const c = ctx.conditions();
+      return send(req, res, c.aiGatewayReady && c.cloudConnectorUp ? json(200, {}) : json(503, { detail: 'Not ready: model endpoints unavailable' }));
     }
     send(req, res, json(404, { detail: 'Not Found' }));
   };

@@ -51,7 +51,7 @@ export function route(service: Service, c: Conditions, b: Backends | undefined):
     case 'duoWorkflowService':
       return c.dwsAlpn === 'h2' ? b.dwsGrpc : b.dwsH1;
     case 'aiGateway':
-      return b.aiGateway;
+      return c.aiGatewayUp ? b.aiGateway : 'reset';
   }
 }
 

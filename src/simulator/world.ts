@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { has } from './release.js';
 import type { Conditions, ScenarioName } from './scenarios.js';
 
 /** Host names and public URLs of the simulated services (see index.ts). */
@@ -37,31 +38,19 @@ export interface SimContext {
 
 export const ADMIN_USER: SimUser = { id: 1, username: 'root', name: 'Administrator', admin: true, kind: 'admin' };
 export const DUO_USER: SimUser = { id: 2, username: 'duo-user', name: 'Duo User', admin: false, kind: 'duo_user' };
-/** The composite-identity service account that onboarding creates (facts §4). */
-export const SERVICE_ACCOUNT = { id: 3, username: 'duo-developer', name: 'Duo Developer' } as const;
 
-export function parseVersion(version: string): [number, number] {
-  const match = /^(\d+)\.(\d+)/.exec(version);
-  return match ? [Number(match[1]), Number(match[2])] : [0, 0];
-}
-
-export function versionAtLeast(version: string, major: number, minor: number): boolean {
-  const [maj, min] = parseVersion(version);
-  return maj > major || (maj === major && min >= minor);
-}
-
-/** Which parts of the API exist at the simulated version (facts §1, §4, §6). */
-export function features(c: Conditions) {
-  return {
-    cloudConnectorStatus: versionAtLeast(c.version, 17, 3),
-    compositeIdentity: versionAtLeast(c.version, 18, 3),
-    // The introduction version of list_tools and the Agent Platform switch is unconfirmed; 18.0.
-    agentPlatform: versionAtLeast(c.version, 18, 0),
-  };
-}
-
+/** `duo_features_enabled`: on for default_on, and in the REST-only "enabled and locked" state. */
 export function duoEnabled(c: Conditions): boolean {
-  return c.duoAvailability === 'default_on';
+  return c.duoAvailability === 'default_on' || c.duoEnabledAndLocked;
+}
+
+/**
+ * Whether the Agent Platform works for users here: it exists in the release, it is switched on,
+ * and up to 18.7 the beta toggle is on too (docs/gitlab-compatibility.md, Agent Platform).
+ */
+export function agentPlatformWorks(c: Conditions): boolean {
+  if (!has(c.version, 'listTools') || !c.agentPlatform || !duoEnabled(c)) return false;
+  return has(c.version, 'agentPlatformGa') || c.duoAvailability !== 'never_on';
 }
 
 export function tokenValid(c: Conditions): boolean {
@@ -104,47 +93,71 @@ export function currentLicense(c: Conditions, now: number) {
   };
 }
 
-/** `GET /api/v4/application/settings`, the keys facts §4 names plus a few ordinary ones. */
+/**
+ * `GET /api/v4/application/settings` as the release exposes it (ee/app/helpers/ee/application_settings_helper.rb
+ * visible_attributes; ee/app/models/ee/application_setting.rb for duo_availability).
+ */
 export function applicationSettings(c: Conditions, now: number): Record<string, unknown> {
-  const f = features(c);
+  const enabled = duoEnabled(c);
+  const locked = c.duoAvailability === 'never_on' || c.duoEnabledAndLocked;
   const settings: Record<string, unknown> = {
     id: 1,
     default_projects_limit: 100000,
     signup_enabled: false,
     updated_at: isoTime(now - 7 * DAY_MS),
     silent_mode_enabled: c.silentMode,
-    duo_features_enabled: duoEnabled(c),
-    lock_duo_features_enabled: c.duoAvailability === 'never_on',
-    duo_availability: c.duoAvailability,
-    // never_on forces the beta toggle off (facts §4).
+    duo_features_enabled: enabled,
+    lock_duo_features_enabled: locked,
+    // never_on forces the beta toggle off.
     instance_level_ai_beta_features_enabled: c.duoAvailability !== 'never_on',
     disabled_direct_code_suggestions: false,
     model_prompt_cache_enabled: true,
     dns_rebinding_protection_enabled: true,
     deny_all_requests_except_allowed: false,
     outbound_local_requests_allowlist_raw: '',
-    admin_mode: false,
+    admin_mode: c.adminMode,
   };
-  if (f.agentPlatform) {
-    settings.duo_agent_platform_enabled = true;
+  // The getter: on and unlocked → default_on; off and unlocked → default_off; anything else (also
+  // on and locked, a state only REST or the 17.3 checkboxes can write) → never_on.
+  if (has(c.version, 'duoAvailabilitySetting')) settings.duo_availability = enabled && !locked ? 'default_on' : !enabled && !locked ? 'default_off' : 'never_on';
+  if (has(c.version, 'remoteFlowsSetting')) {
     settings.duo_remote_flows_enabled = true;
+    // The non-composite OAuth app, written the first time anyone needs an Agent Platform token.
+    settings.duo_workflow_oauth_application_id = agentPlatformWorks(c) ? 9 : null;
+  }
+  if (has(c.version, 'agentPlatformSetting')) {
+    settings.duo_agent_platform_enabled = c.agentPlatform;
     settings.duo_foundational_flows_enabled = true;
   }
-  if (f.compositeIdentity) settings.duo_workflow_oauth_application_id = c.compositeIdentity ? 7 : null;
   return settings;
 }
 
-/** The duo-developer account, or undefined when onboarding never ran. */
-export function serviceAccount(c: Conditions, gitlabHost: string) {
-  if (!c.compositeIdentity || !features(c).compositeIdentity) return undefined;
-  return {
-    ...SERVICE_ACCOUNT,
-    state: 'active',
-    locked: false,
-    avatar_url: null,
-    web_url: `https://${gitlabHost}/${SERVICE_ACCOUNT.username}`,
-    composite_identity_enforced: true,
-  };
+/** A service account the composite-identity onboarding created. */
+export interface ServiceAccount {
+  readonly id: number;
+  readonly username: string;
+  readonly name: string;
+  readonly state: 'active' | 'blocked';
+  readonly compositeIdentityEnforced: boolean;
+}
+
+/**
+ * The onboarding's service account (onboarding_service.rb): `duo-developer` ("Duo Developer")
+ * from 18.5; before, a generated `service_account_…` ("Duo Workflow Service"), which instances
+ * onboarded then keep. Turning composite identity off blocks it (duo_workflow_settings_controller.rb).
+ */
+export function serviceAccounts(c: Conditions): ServiceAccount[] {
+  if (!has(c.version, 'compositeIdentityOnboarding') || c.compositeIdentity === 'never') return [];
+  const legacy = c.legacyServiceAccount || !has(c.version, 'duoDeveloperUsername');
+  return [
+    {
+      id: 3,
+      username: legacy ? 'service_account_6f1c2a' : 'duo-developer',
+      name: legacy ? 'Duo Workflow Service' : 'Duo Developer',
+      state: c.compositeIdentity === 'blocked' ? 'blocked' : 'active',
+      compositeIdentityEnforced: true,
+    },
+  ];
 }
 
 /** The Cloud Connector JWT claims token_probe decodes (not verified, as GitLab does). */

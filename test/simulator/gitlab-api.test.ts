@@ -35,7 +35,8 @@ describe('GitLab REST API', () => {
       duo_availability: 'default_on',
       instance_level_ai_beta_features_enabled: true,
       duo_agent_platform_enabled: true,
-      duo_workflow_oauth_application_id: 7,
+      // The non-composite OAuth app, set once anyone used the Agent Platform.
+      duo_workflow_oauth_application_id: 9,
     });
     const user = await httpRequest(agent, `${sim.gitlabUrl}/api/v4/application/settings`, { headers: bearer(sim.duoUserToken) });
     expect(user.status).toBe(403);

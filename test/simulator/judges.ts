@@ -20,9 +20,16 @@ async function reachable(agent: Agent, url: string): Promise<boolean> {
   );
 }
 
-async function adminSettings(sim: Simulator, agent: Agent): Promise<Record<string, unknown>> {
-  const res = await httpRequest(agent, `${sim.gitlabUrl}/api/v4/application/settings`, { headers: bearer(sim.adminToken) });
-  return JSON.parse(res.text) as Record<string, unknown>;
+async function adminGet(sim: Simulator, agent: Agent, path: string): Promise<unknown> {
+  const res = await httpRequest(agent, `${sim.gitlabUrl}${path}`, { headers: bearer(sim.adminToken) });
+  return res.status === 200 ? (JSON.parse(res.text) as unknown) : undefined;
+}
+
+/** The release, to leave out probes whose feature it does not have (the exporter skips them). */
+async function releaseAtLeast(sim: Simulator, agent: Agent, major: number, minor: number): Promise<boolean> {
+  const metadata = (await adminGet(sim, agent, '/api/v4/metadata')) as { version: string } | undefined;
+  const [maj = 0, min = 0] = (metadata?.version.match(/\d+/g) ?? []).map(Number);
+  return maj > major || (maj === major && min >= minor);
 }
 
 export const JUDGES: Record<Exclude<ExporterProbe, 'proxy_env'>, Judge> = {
@@ -33,10 +40,10 @@ export const JUDGES: Record<Exclude<ExporterProbe, 'proxy_env'>, Judge> = {
     const answer = await grpcHealth(sim, '');
     return answer.code === 0 && answer.status === 'SERVING';
   },
+  // healthz only: /monitoring/ready calls the vendors' models (docs/gitlab-compatibility.md).
   async ai_gateway(sim, agent) {
-    const healthz = await httpRequest(agent, `${sim.aiGatewayUrl}/monitoring/healthz`);
-    const ready = await httpRequest(agent, `${sim.aiGatewayUrl}/monitoring/ready`);
-    return healthz.status === 200 && ready.status === 200;
+    const healthz = await httpRequest(agent, `${sim.aiGatewayUrl}/monitoring/healthz`).catch(() => undefined);
+    return healthz?.status === 200;
   },
   async websocket_cable(sim) {
     const outcome = await openCable(sim, { token: sim.duoUserToken });
@@ -53,6 +60,7 @@ export const JUDGES: Record<Exclude<ExporterProbe, 'proxy_env'>, Judge> = {
     return Date.now() - Date.parse(license.lastSync) < MAX_SYNC_AGE_MS && Date.parse(license.expiresAt) > Date.now();
   },
   async health_check(sim, agent) {
+    if (!(await releaseAtLeast(sim, agent, 17, 3))) return true;
     const { body } = await graphql(agent, sim, sim.adminToken, '{ cloudConnectorStatus { success probeResults { name success } } }');
     return (body.data?.cloudConnectorStatus as { success?: boolean } | null | undefined)?.success === true;
   },
@@ -68,23 +76,24 @@ export const JUDGES: Record<Exclude<ExporterProbe, 'proxy_env'>, Judge> = {
     return (answer.choices?.[0]?.text ?? '') !== '';
   },
   async duo_workflow_tools(sim, agent) {
+    if (!(await releaseAtLeast(sim, agent, 18, 4))) return true;
     const res = await httpRequest(agent, `${sim.gitlabUrl}/api/v4/ai/duo_workflows/list_tools`, { headers: bearer(sim.duoUserToken) });
     return res.status === 200;
   },
+  // Off and locked fails; off but unlocked (default_off) and on-and-locked do not.
   async instance_settings(sim, agent) {
-    const s = await adminSettings(sim, agent);
-    return s.silent_mode_enabled === false && s.duo_features_enabled === true && s.duo_availability !== 'never_on';
+    const s = (await adminGet(sim, agent, '/api/v4/application/settings')) as Record<string, unknown> | undefined;
+    return s !== undefined && s.silent_mode_enabled === false && !(s.duo_features_enabled === false && s.lock_duo_features_enabled === true);
   },
+  // The Agent Platform's service account, active with composite identity enforced (18.8+).
   async composite_identity(sim, agent) {
-    const s = await adminSettings(sim, agent);
-    if (s.duo_workflow_oauth_application_id === null || s.duo_workflow_oauth_application_id === undefined) return false;
-    const { body } = await graphql(agent, sim, sim.adminToken, '{ user(username: "duo-developer") { id state compositeIdentityEnforced } }');
+    if (!(await releaseAtLeast(sim, agent, 18, 8))) return true;
+    const accounts = (await adminGet(sim, agent, '/api/v4/service_accounts')) as { username: string; name: string }[] | undefined;
+    const account = accounts?.find((a) => a.username === 'duo-developer' || a.name === 'Duo Workflow Service');
+    if (!account) return false;
+    const { body } = await graphql(agent, sim, sim.adminToken, `{ user(username: "${account.username}") { id state compositeIdentityEnforced } }`);
     const user = body.data?.user as { state?: string; compositeIdentityEnforced?: boolean } | null | undefined;
     return !body.errors && user?.state === 'active' && user.compositeIdentityEnforced === true;
   },
-  async version(sim, agent) {
-    const res = await httpRequest(agent, `${sim.gitlabUrl}/api/v4/metadata`, { headers: bearer(sim.adminToken) });
-    const [major = 0, minor = 0] = ((JSON.parse(res.text) as { version: string }).version.match(/\d+/g) ?? []).map(Number);
-    return major > 17 || (major === 17 && minor >= 2);
-  },
+  version: (sim, agent) => releaseAtLeast(sim, agent, 17, 2),
 };
