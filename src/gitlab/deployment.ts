@@ -96,12 +96,14 @@ function resolveDeployment(
   }
   const where = flags.self_hosted_ai_gateway === true ? 'GitLab has a self-hosted AI gateway URL' : 'endpoints.ai_gateway is set (this GitLab does not say whether it uses one)';
   const license = caps?.settings?.licenseType;
+  // Without GitLab's own word on the gateway, the profile rests on the config: an assumption.
+  const source: DeploymentSource = flags.self_hosted_ai_gateway === true ? 'detected' : 'assumed';
   if (license === 'online_cloud') {
-    return { deployment: 'hybrid', source: 'detected', why: `${where} and the licence is online cloud: self-hosted models beside GitLab-hosted features` };
+    return { deployment: 'hybrid', source, why: `${where} and the licence is online cloud: self-hosted models beside GitLab-hosted features` };
   }
   if (license === undefined) return { deployment: 'hybrid', source: 'assumed', why: `${where}; the licence type is unknown, so the cloud connection is still checked (hybrid)` };
   const kind = license === null ? 'missing' : ['offline_cloud', 'legacy_license'].includes(license) ? license : 'of another type';
-  return { deployment: 'self_hosted', source: 'detected', why: `${where} and the licence is ${kind}, not online cloud: Duo Self-Hosted, no cloud connection needed` };
+  return { deployment: 'self_hosted', source, why: `${where} and the licence is ${kind}, not online cloud: Duo Self-Hosted, no cloud connection needed` };
 }
 
 /**

@@ -60,7 +60,7 @@ function instanceMarkdown(instance: InstanceReport): string[] {
   for (const p of instance.probes) {
     const detail = p.status === 'fail' ? `${p.reason}: ${p.explanation ?? ''}` : p.status === 'skipped' ? (p.skippedBecause ?? '') : (p.message ?? '');
     const duration = p.durationSeconds === undefined ? '' : ` (${ms(p.durationSeconds)})`;
-    lines.push(`| ${p.name}${p.required ? '' : ' (optional)'} | ${MARK[p.status]}${duration} | ${cell(p.proves)} | ${cell(p.target)} | ${cell(detail)} |`);
+    lines.push(`| ${p.name}${p.required || p.status === 'skipped' ? '' : ' (optional)'} | ${MARK[p.status]}${duration} | ${cell(p.proves)} | ${cell(p.target)} | ${cell(detail)} |`);
   }
   lines.push('');
   const failing = instance.probes.filter((p) => p.status === 'fail');

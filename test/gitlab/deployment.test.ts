@@ -100,9 +100,9 @@ describe('resolveEnvironment: the deployment profile', () => {
     expect(env.deploymentWhy).toMatch(/^endpoints\.ai_gateway is set \(this GitLab does not say whether it uses one\)/);
   });
 
-  it('auto: GitLab cannot say about the gateway, endpoints.ai_gateway set, offline licence → self_hosted (detected)', () => {
+  it('auto: GitLab cannot say about the gateway, endpoints.ai_gateway set, offline licence → self_hosted (assumed: the gateway is only in the config)', () => {
     const env = resolveEnvironment(instance(AI_GATEWAY), gitlabSays(undefined, 'offline_cloud'));
-    expect(env).toMatchObject({ deployment: 'self_hosted', deploymentSource: 'detected' });
+    expect(env).toMatchObject({ deployment: 'self_hosted', deploymentSource: 'assumed' });
     expect(env.deploymentWhy).toMatch(/^endpoints\.ai_gateway is set/);
   });
 
