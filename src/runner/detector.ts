@@ -39,11 +39,6 @@ export class CapabilityDetector {
     return new Map(config.instances.map((i) => [i.name, this.#cache.get(i.name)]));
   }
 
-  /** The last capabilities learnt for an instance. */
-  cached(instance: string): Capabilities | undefined {
-    return this.#cache.get(instance);
-  }
-
   async #detect(instance: InstanceConfig): Promise<void> {
     if (!instance.url || (!credential(instance, 'admin') && !credential(instance, 'duo_user'))) return;
     const logger = this.options.logger.child({ instance: instance.name });

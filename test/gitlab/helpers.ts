@@ -20,6 +20,9 @@ import type { ApiContext } from '../../src/gitlab/request.js';
 import { API_PHASES } from '../../src/gitlab/request.js';
 import type { ProbeResult } from '../../src/runner/result.js';
 import { runProbe } from '../../src/runner/run-probe.js';
+import type { Capabilities } from '../../src/gitlab/capabilities.js';
+import { resolveEnvironment, type InstanceEnvironment } from '../../src/gitlab/deployment.js';
+import type { ProbeDefinition } from '../../src/probes/types.js';
 import { ResultStore } from '../../src/runner/store.js';
 import { findSamples, type Sample } from '../helpers/run.js';
 import { LOOPBACK } from '../helpers/servers.js';
@@ -190,6 +193,18 @@ export async function apiContext(spec: InstanceSpec, timeoutMs = 3000): Promise<
   const { planned } = await planFor('version', spec);
   const record = new RunRecorder(API_PHASES);
   return { ctx: { instance: planned.instance, net: planned.net, signal: AbortSignal.timeout(timeoutMs), record }, record };
+}
+
+/**
+ * Runs `probe` once against the fake GitLab on `port` in the environment `caps` describe (the
+ * plan-less path: runInstanceProbe's plan has nothing detected, so it skips some probes).
+ */
+export async function runInEnvironment(probe: ProbeDefinition, port: number, caps: Capabilities | undefined): Promise<{ result: ProbeResult; environment: InstanceEnvironment }> {
+  const { ctx } = await apiContext({ port });
+  const environment = resolveEnvironment(ctx.instance, caps);
+  const settings = ctx.instance.probeSettings[probe.name]!;
+  const result = await runProbe({ probe, instance: ctx.instance, settings, net: ctx.net, logger: pino({ level: 'silent' }), environment });
+  return { result, environment };
 }
 
 /** The value of the one sample of `name` with `labels` (undefined when none). */

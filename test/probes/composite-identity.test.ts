@@ -1,4 +1,3 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import type { InstanceConfig } from '../../src/config/schema.js';
@@ -9,8 +8,7 @@ import { parseVersion } from '../../src/gitlab/version.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { compositeIdentity } from '../../src/probes/composite-identity.js';
 import { buildPlan } from '../../src/runner/plan.js';
-import { runProbe } from '../../src/runner/run-probe.js';
-import { ADMIN_TOKEN, apiContext, json, runInstanceProbe, startFakeGitLab, type FakeReply, type FakeRequest } from '../gitlab/helpers.js';
+import { ADMIN_TOKEN, apiContext, runInEnvironment, json, runInstanceProbe, startFakeGitLab, type FakeReply, type FakeRequest } from '../gitlab/helpers.js';
 
 /**
  * composite_identity: the Agent Platform's service account from GET /api/v4/service_accounts,
@@ -73,15 +71,7 @@ const IN_USE = capabilities('18.8.0-ee', { enforcedField: true, applicationSetti
 /** Runs the probe with an environment where it applies (the plan skips it when nothing is detected). */
 async function run(world: World) {
   const server = await startFakeGitLab(gitlab(world));
-  const { ctx } = await apiContext({ port: server.port });
-  const result = await runProbe({
-    probe: compositeIdentity,
-    instance: ctx.instance,
-    settings: ctx.instance.probeSettings.composite_identity!,
-    net: ctx.net,
-    logger: pino({ level: 'silent' }),
-    environment: resolveEnvironment(ctx.instance, IN_USE),
-  });
+  const { result } = await runInEnvironment(compositeIdentity, server.port, IN_USE);
   const graphqlUsernames = server.requests.filter((r) => r.path === '/api/graphql').map((r) => (r.json as { variables: { username: string } }).variables.username);
   const enabled = result.facts.filter((f) => f.name === 'gitlab_duo_composite_identity_enabled').map((f) => f.value);
   return { server, result, graphqlUsernames, enabled };

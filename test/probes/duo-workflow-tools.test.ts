@@ -1,4 +1,3 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/errors.js';
 import type { Capabilities } from '../../src/gitlab/capabilities.js';
@@ -6,8 +5,7 @@ import { resolveEnvironment, type InstanceEnvironment } from '../../src/gitlab/d
 import type { ApplicationSettings } from '../../src/gitlab/rest.js';
 import { parseVersion } from '../../src/gitlab/version.js';
 import { duoWorkflowTools } from '../../src/probes/duo-workflow-tools.js';
-import { runProbe } from '../../src/runner/run-probe.js';
-import { apiContext, DUO_TOKEN, fact, json, runInstanceProbe, startFakeGitLab, type FakeReply } from '../gitlab/helpers.js';
+import { apiContext, runInEnvironment, DUO_TOKEN, fact, json, runInstanceProbe, startFakeGitLab, type FakeReply } from '../gitlab/helpers.js';
 
 /** duo_workflow_tools: Rails → Duo Workflow Service through GET list_tools (facts §6). */
 
@@ -35,17 +33,7 @@ const IN_USE = { duo_features_enabled: true, duo_agent_platform_enabled: true, i
 /** Runs the probe once against `reply` with the environment `caps` make (runInstanceProbe has none). */
 async function runWith(reply: FakeReply, caps: Capabilities | undefined) {
   const server = await startFakeGitLab((req) => (req.method === 'GET' && req.path === PATH ? reply : json(404, {})));
-  const { ctx } = await apiContext({ port: server.port });
-  const environment = resolveEnvironment(ctx.instance, caps);
-  const result = await runProbe({
-    probe: duoWorkflowTools,
-    instance: ctx.instance,
-    settings: ctx.instance.probeSettings.duo_workflow_tools!,
-    net: ctx.net,
-    logger: pino({ level: 'silent' }),
-    environment,
-  });
-  return { server, result, environment };
+  return { server, ...(await runInEnvironment(duoWorkflowTools, server.port, caps)) };
 }
 
 describe('duo_workflow_tools', () => {
