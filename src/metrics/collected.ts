@@ -131,7 +131,7 @@ export interface CollectedConfiguration {
  * registries read from their own metric classes (name, help, type, aggregator, get, reset).
  */
 export class CollectedMetric implements TextSeries {
-  // Not readonly: the OpenMetrics registry renames counters (drops `_total`) in place.
+  // Not readonly: prom-client's stock OpenMetrics renderer (Registry.metrics) renames counters in place.
   name: string;
   readonly help: string;
   readonly type: 'gauge' | 'counter' | 'histogram';

@@ -41,16 +41,16 @@ export class ExpositionRegistry<T extends RegistryContentType> extends Registry<
    * families, handed to the socket without being copied into one 12 MB string or buffer.
    */
   async render(): Promise<Buffer[]> {
-    if (this.#hasDefaultLabels()) return [Buffer.from(await super.metrics())];
+    if (this.#hasDefaultLabels()) return [Buffer.from(await this.#stockMetrics())];
     const openMetrics = this.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
     const chunks: Buffer[] = [];
     for (const metric of this.getMetricsAsArray()) {
       const fields = metric as unknown as { name: string; help: string; type: string };
-      if (openMetrics && fields.type === 'counter') fields.name = fields.name.replace(/_total$/, '');
       if (chunks.length > 0) chunks.push(openMetrics ? NEWLINE : BLANK_LINE);
       if (hasTextSeries(metric)) {
-        chunks.push(Buffer.from(familyHeader(fields.name, fields.help, fields.type)));
-        metric.writeSeries(openMetrics && fields.type === 'counter' ? `${fields.name}_total` : fields.name, chunks);
+        const family = familyName(fields.name, fields.type, openMetrics);
+        chunks.push(Buffer.from(familyHeader(family, fields.help, fields.type)));
+        metric.writeSeries(openMetrics && fields.type === 'counter' ? `${family}_total` : family, chunks);
       } else {
         chunks.push(Buffer.from(await this.getMetricsAsString(metric as unknown as Metric)));
       }
@@ -61,6 +61,21 @@ export class ExpositionRegistry<T extends RegistryContentType> extends Registry<
 
   override async metrics(): Promise<string> {
     return Buffer.concat(await this.render()).toString();
+  }
+
+  /**
+   * prom-client's own metrics(), for registries with default labels. For OpenMetrics it renames
+   * every counter in place (drops `_total`), and our two registries share their metric objects:
+   * the names are put back, or the next text-format scrape would lose `_total` too.
+   */
+  async #stockMetrics(): Promise<string> {
+    const metrics = this.getMetricsAsArray() as unknown as { name: string }[];
+    const names = metrics.map((m) => m.name);
+    try {
+      return await super.metrics();
+    } finally {
+      metrics.forEach((m, i) => (m.name = names[i]!));
+    }
   }
 
   #hasDefaultLabels(): boolean {
@@ -74,8 +89,9 @@ export class ExpositionRegistry<T extends RegistryContentType> extends Registry<
     }
     const openMetrics = this.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
     const exported = (typeof metric.getForPromString === 'function' ? await metric.getForPromString() : await metric.get()) as unknown as ExportedMetric;
-    const name = escapeString(exported.name);
-    const lines = [familyHeader(exported.name, exported.help, exported.type)];
+    const family = familyName(exported.name, exported.type, openMetrics);
+    const name = escapeString(family);
+    const lines = [familyHeader(family, exported.help, exported.type)];
     const suffix = openMetrics && exported.type === 'counter' ? '_total' : '';
     for (const item of exported.values ?? []) {
       const shared = item.sharedLabels;
@@ -106,6 +122,16 @@ export class ExpositionRegistry<T extends RegistryContentType> extends Registry<
     }
     return flat;
   }
+}
+
+/**
+ * A family's name in this registry's format: OpenMetrics names a counter family without `_total`
+ * (its samples keep it), the text format keeps the name as registered. Computed per render, never
+ * written back: both registries hold the same metric objects, and prom-client's own OpenMetrics
+ * path, which renames in place, made every later text-format scrape lose `_total` (issue #12).
+ */
+function familyName(name: string, type: string, openMetrics: boolean): string {
+  return openMetrics && type === 'counter' ? name.replace(/_total$/, '') : name;
 }
 
 export interface ExporterMetrics {

@@ -147,3 +147,47 @@ describe.each([
     expect(second.actual).toBe(second.expected);
   });
 });
+
+// Prometheus asks for OpenMetrics, a person with curl gets the text format, and both registries
+// share their metric objects: neither format may leak into the other, whatever came before
+// (issue #12: after one OpenMetrics scrape the text format lost `_total` on every counter).
+describe('both formats from the same metrics', () => {
+  const TEXT_COUNTER = /^# TYPE gitlab_duo_probe_runs_total counter$/m;
+  const OPENMETRICS_COUNTER = /^# TYPE gitlab_duo_probe_runs counter$/m;
+
+  /** The gitlab_duo_* families of a registry that only ever rendered this one format. */
+  async function reference(openMetrics: boolean): Promise<string> {
+    const { metrics } = populated();
+    return ours(await (openMetrics ? metrics.openMetrics : metrics.prometheus).metrics());
+  }
+
+  it('alternating scrapes each get exactly their own format', async () => {
+    const { metrics } = populated();
+    const [text, openMetrics] = [await reference(false), await reference(true)];
+    expect(text).toMatch(TEXT_COUNTER);
+    expect(openMetrics).toMatch(OPENMETRICS_COUNTER);
+    expect(openMetrics).toContain('gitlab_duo_probe_runs_total{gitlab="lab"');
+    for (const wantsOpenMetrics of [true, false, true, true, false, false, true, false]) {
+      const registry = wantsOpenMetrics ? metrics.openMetrics : metrics.prometheus;
+      expect(ours(await registry.metrics())).toBe(wantsOpenMetrics ? openMetrics : text);
+    }
+  });
+
+  it('concurrent scrapes of both formats each get exactly their own format', async () => {
+    const { metrics } = populated();
+    const [text, openMetrics] = [await reference(false), await reference(true)];
+    const formats = Array.from({ length: 24 }, (_, i) => i % 3 !== 0);
+    const rendered = await Promise.all(formats.map((om) => (om ? metrics.openMetrics : metrics.prometheus).render()));
+    rendered.forEach((chunks, i) => expect(ours(Buffer.concat(chunks).toString())).toBe(formats[i] ? openMetrics : text));
+  });
+
+  it("prom-client's own process counters keep `_total` in the text format after an OpenMetrics scrape", async () => {
+    const { metrics } = populated();
+    await metrics.openMetrics.metrics();
+    const text = await metrics.prometheus.metrics();
+    expect(text).toMatch(/^# TYPE process_cpu_user_seconds_total counter$/m);
+    expect(text).toMatch(/^# TYPE gitlab_duo_exporter_config_last_reload_successful gauge$/m);
+    expect(text).toMatch(TEXT_COUNTER);
+    expect(text).not.toMatch(OPENMETRICS_COUNTER);
+  });
+});
