@@ -25,12 +25,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages the tests need: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Debian starts a package's daemon on install (nginx on :80, Prometheus on :9090...). The
+    # tests start their own instances on free ports with their own config and data directories,
+    # so the newly installed ones are not started (policy-rc.d, Debian's switch for this), and
+    # nothing that already runs on this host is stopped, restarted or reconfigured.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+      trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    # Debian starts some daemons on install; the tests run their own on ephemeral ports.
-    for svc in nginx apache2 tinyproxy prometheus prometheus-alertmanager; do
-      service "$svc" stop >/dev/null 2>&1 || true
-    done
+    if [ -n "$(trap -p EXIT)" ]; then rm -f "$policy"; trap - EXIT; fi
   else
     echo "the tests need these Debian packages: ${missing[*]}" >&2
     echo "install them with: sudo apt-get install ${missing[*]}" >&2
