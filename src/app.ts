@@ -33,6 +33,8 @@ export interface AppOptions {
   readonly capabilityRefreshMs?: number;
   /** How long one instance's capability detection may take; default DETECT_TIMEOUT_MS. */
   readonly detectTimeoutMs?: number;
+  /** `--web.enable-lifecycle`: POST /-/reload reloads (otherwise 403; SIGHUP always works). */
+  readonly enableLifecycle?: boolean;
 }
 
 export interface App {
@@ -61,21 +63,19 @@ export async function startApp(options: AppOptions): Promise<App> {
   const store = new ResultStore();
   const metrics = createMetrics({ store, plan: () => plan });
   metrics.reloaded(true);
-  let scheduler = startScheduler(plan);
+  const limiter = new Limiter(plan.config.scheduler.max_concurrency);
+  const scheduler = new Scheduler(scheduled(plan), {
+    limiter,
+    logger,
+    maxStartJitterMs: maxStartJitter(plan),
+    onResult: (_planned, result) => recordResult(result),
+    onSkip: (planned) => store.countSkipped(planned.instance.name, planned.probe.name),
+  });
+  scheduler.start();
+  logPlan(plan, logger);
 
-  function startScheduler(current: Plan): Scheduler {
-    const s: Scheduler = new Scheduler(scheduled(current), {
-      limiter: new Limiter(current.config.scheduler.max_concurrency),
-      logger,
-      maxStartJitterMs: options.maxStartJitterMs ?? current.config.scheduler.max_start_jitter,
-      onResult: (_planned, result) => {
-        if (s === scheduler) recordResult(result);
-      },
-      onSkip: (planned) => store.countSkipped(planned.instance.name, planned.probe.name),
-    });
-    s.start();
-    logPlan(current, logger);
-    return s;
+  function maxStartJitter(current: Plan): number {
+    return options.maxStartJitterMs ?? current.config.scheduler.max_start_jitter;
   }
 
   function recordResult(result: ProbeResult): void {
@@ -94,15 +94,17 @@ export async function startApp(options: AppOptions): Promise<App> {
     return next;
   }
 
+  /** Unchanged probes keep their schedule and last result; changed and new ones start afresh. */
   async function swapPlan(next: Plan): Promise<void> {
-    const old = scheduler;
     plan = next;
-    scheduler = startScheduler(next);
+    limiter.resize(next.config.scheduler.max_concurrency);
+    const { kept, started } = await scheduler.update(scheduled(next), maxStartJitter(next));
     for (const key of store.retain(new Set(scheduled(next).map((p) => p.key)))) {
       const [instance, probe] = key.split('\u0000') as [string, string];
       metrics.probes.forget(instance, probe);
     }
-    await old.stop(0);
+    logPlan(next, logger);
+    logger.info({ kept, started }, 'probe schedules updated: unchanged probes kept their schedule');
   }
 
   /** Reads GitLab's capabilities again; a changed profile or capability set re-plans the probes. */
@@ -138,7 +140,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   const refreshTimer = setInterval(() => void serial(() => redetect('periodic refresh')), options.capabilityRefreshMs ?? REFRESH_INTERVAL_MS);
   refreshTimer.unref();
 
-  const server = createHttpServer({ metrics, store, plan: () => plan, reload, logger }, webConfig);
+  const server = createHttpServer({ metrics, store, plan: () => plan, reload, lifecycle: options.enableLifecycle ?? false, logger }, webConfig);
   try {
     await listen(server, listenAddress);
   } catch (err) {

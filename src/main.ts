@@ -25,7 +25,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program.action(async (flags: CommonFlags & { 'config.check'?: boolean; 'web.listenAddress'?: string; 'web.config.file'?: string }) => {
+  program.action(async (flags: CommonFlags & ServeFlags & { 'config.check'?: boolean }) => {
     code = flags['config.check'] ? checkConfigOnly(flags) : await serve(flags);
   });
   program
@@ -56,6 +56,7 @@ function buildProgram(): Command {
     .option('--config.check', 'validate the config and exit (0 valid, 2 invalid)')
     .option('--web.listen-address <address>', 'address to listen on, [host]:port (default :10420)')
     .option('--web.config.file <path>', 'exporter-toolkit web config: TLS, basic auth, security headers (docs/web-config.md)')
+    .option('--web.enable-lifecycle', 'let POST /-/reload reload the config (SIGHUP always does)')
     .addOption(new Option('--log.level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log.format <format>', 'log format').choices(['json', 'logfmt', 'pretty']));
 }
@@ -80,12 +81,18 @@ function checkConfigOnly(flags: CommonFlags): number {
   return EXIT.ok;
 }
 
-async function serve(flags: CommonFlags & { 'web.listenAddress'?: string; 'web.config.file'?: string }): Promise<number> {
+interface ServeFlags {
+  'web.listenAddress'?: string;
+  'web.config.file'?: string;
+  'web.enableLifecycle'?: boolean;
+}
+
+async function serve(flags: CommonFlags & ServeFlags): Promise<number> {
   const config = loadOrReport(flags);
   if (!config) return EXIT.usage;
   const logger = createLogger({ level: flags['log.level'] ?? config.log.level, format: flags['log.format'] ?? config.log.format });
   const stopSignal = shutdownSignal();
-  const app = await startApp({ config, configPath: flags['config.file'], logger, listenAddress: flags['web.listenAddress'], webConfigFile: flags['web.config.file'] }).catch((err: unknown) => {
+  const app = await startApp({ config, configPath: flags['config.file'], logger, listenAddress: flags['web.listenAddress'], webConfigFile: flags['web.config.file'], enableLifecycle: flags['web.enableLifecycle'] === true }).catch((err: unknown) => {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       return undefined;

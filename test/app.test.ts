@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,8 +43,8 @@ function writeConfig(path: string, port: number, customersPortal = '{ interval: 
   );
 }
 
-async function start(path: string): Promise<App> {
-  app = await startApp({ config: loadConfigFile(path, { env: {} }), configPath: path, logger: silentLogger, env: {}, maxStartJitterMs: 0 });
+async function start(path: string, enableLifecycle = true): Promise<App> {
+  app = await startApp({ config: loadConfigFile(path, { env: {} }), configPath: path, logger: silentLogger, env: {}, maxStartJitterMs: 0, enableLifecycle });
   return app;
 }
 
@@ -132,5 +134,75 @@ describe('the serving exporter', () => {
     expect(text).toContain('gitlab_duo_probe_enabled{gitlab="lab",probe="customers_portal"} 0');
     expect(text).not.toContain('gitlab_duo_probe_success{gitlab="lab",probe="customers_portal"}');
     expect(text).not.toContain('gitlab_duo_probe_latency_seconds_count{gitlab="lab",probe="customers_portal"}');
+  });
+
+  it('keeps POST /-/reload off without --web.enable-lifecycle, as Prometheus does', async () => {
+    const a = await start(await configFile(await closedPort()), false);
+    const answer = await fetch(`${a.url()}/-/reload`, { method: 'POST' });
+    expect(answer.status).toBe(403);
+    expect(await answer.text()).toContain('--web.enable-lifecycle');
+    expect(await a.reload()).toBeUndefined(); // SIGHUP's path is always there
+  });
+
+  it('refuses a cross-site POST /-/reload, and lets same-origin pages and programs through', async () => {
+    const a = await start(await configFile(await closedPort()));
+    const host = new URL(a.url()).host;
+    const post = (headers: Record<string, string>) => fetch(`${a.url()}/-/reload`, { method: 'POST', headers }).then((r) => r.status);
+    expect(await post({ origin: 'https://evil.example' })).toBe(403);
+    expect(await post({ origin: 'null' })).toBe(403);
+    expect(await post({ 'sec-fetch-site': 'cross-site' })).toBe(403);
+    expect(await post({ 'sec-fetch-site': 'same-site', origin: `http://${host}` })).toBe(403);
+    expect(await post({ origin: `http://${host}`, 'sec-fetch-site': 'same-origin' })).toBe(200);
+    expect(await post({})).toBe(200); // curl, a Kubernetes reloader
+  });
+
+  it('reloads only once the body has arrived; a body that never ends never reloads', async () => {
+    const a = await start(await configFile(await closedPort()));
+    const before = await (await fetch(`${a.url()}/metrics`)).text();
+    const stamp = (text: string) => /^gitlab_duo_exporter_config_last_reload_success_timestamp_seconds (\S+)$/m.exec(text)?.[1];
+    const { port } = new URL(a.url());
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(`POST /-/reload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 10\r\n\r\nabc`);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const during = await (await fetch(`${a.url()}/metrics`)).text();
+    expect(stamp(during)).toBe(stamp(before));
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+    });
+    socket.end('defghij');
+    expect(await answer).toMatch(/^HTTP\/1\.1 200[\s\S]*Reloaded\./);
+    expect(stamp(await (await fetch(`${a.url()}/metrics`)).text())).not.toBe(stamp(before));
+  });
+
+  it('keeps unchanged probes on their schedule across reloads: ten reloads add no runs', async () => {
+    const port = await closedPort();
+    const path = await configFile(port);
+    writeConfig(path, port, '{ interval: 30s, timeout: 1s }');
+    const a = await start(path);
+    await waitFor(() => a.store.get('lab', 'customers_portal')?.last !== undefined, 'a first run');
+    const first = a.store.get('lab', 'customers_portal')!.last!;
+    const runs = async () => {
+      const text = await (await fetch(`${a.url()}/metrics`)).text();
+      return [...text.matchAll(/^gitlab_duo_probe_runs_total\{gitlab="lab",probe="customers_portal",result="\w+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    expect(await runs()).toBe(1);
+    for (let i = 0; i < 10; i++) {
+      expect((await fetch(`${a.url()}/-/reload`, { method: 'POST' })).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Restarting each schedule ran the probe at every reload (11 runs). Kept, only the second run
+    // may fall in this second: it is due on the probe's slot, 1 to 31 s after the first.
+    expect(await runs()).toBeLessThanOrEqual(2);
+    expect(a.store.get('lab', 'customers_portal')!.last!.startedAt).toBeGreaterThanOrEqual(first.startedAt);
+
+    // A changed probe starts afresh (jitter 0 here: at once).
+    writeConfig(path, port, '{ interval: 30s, timeout: 2s }');
+    const before = await runs();
+    expect((await fetch(`${a.url()}/-/reload`, { method: 'POST' })).status).toBe(200);
+    await waitFor(() => a.store.get('lab', 'customers_portal')!.last!.timeoutSeconds === 2, 'a run with the new timeout');
+    expect(await runs()).toBe(before + 1);
   });
 });

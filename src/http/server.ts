@@ -16,6 +16,8 @@ export interface HttpDeps {
   plan(): Plan;
   /** Re-reads the config; resolves with an error message when the new one was refused. */
   reload(): Promise<string | undefined>;
+  /** `--web.enable-lifecycle`: whether POST /-/reload may reload (SIGHUP always can). */
+  readonly lifecycle: boolean;
   readonly logger: Logger;
 }
 
@@ -77,12 +79,62 @@ async function serveMetrics(req: Request, res: Response, deps: HttpDeps): Promis
   }
 }
 
+/**
+ * POST /-/reload, Prometheus's lifecycle endpoint: off unless `--web.enable-lifecycle` (403, as
+ * Prometheus answers), POST only, and never from another site: a page elsewhere could otherwise
+ * make every visitor's browser reload the exporter (issue #12). The reload starts once the
+ * request's body has fully arrived; a body that never ends never reloads.
+ */
 async function handleReload(req: Request, res: Response, deps: HttpDeps): Promise<void> {
+  if (!deps.lifecycle) {
+    res.status(403).type('text/plain').send('Lifecycle API is not enabled (start the exporter with --web.enable-lifecycle, or send SIGHUP).\n');
+    return;
+  }
   if (req.method !== 'POST') {
     res.status(405).set('Allow', 'POST').type('text/plain').send('Only POST requests allowed.\n');
     return;
   }
+  const crossSite = crossSiteReason(req);
+  if (crossSite) {
+    deps.logger.warn({ reason: crossSite }, 'refused a cross-site POST /-/reload');
+    res.status(403).type('text/plain').send(`Cross-site requests cannot reload the exporter: ${crossSite}.\n`);
+    return;
+  }
+  if (!(await bodyReceived(req))) return;
   const error = await deps.reload();
   if (error) res.status(500).type('text/plain').send(`failed to reload config: ${error}\n`);
   else res.type('text/plain').send('Reloaded.\n');
+}
+
+/**
+ * Why a request comes from another site, or undefined. Browsers send Sec-Fetch-Site (same-origin,
+ * same-site, cross-site, none) and, on a POST, Origin; curl, Kubernetes reloaders and other
+ * programs send neither and are let through. `same-site` is refused too: another port or
+ * subdomain of the same host is another application.
+ */
+export function crossSiteReason(req: Request): string | undefined {
+  const fetchSite = req.get('sec-fetch-site');
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return `Sec-Fetch-Site is ${JSON.stringify(fetchSite.slice(0, 40))}`;
+  const origin = req.get('origin');
+  if (origin === undefined) return undefined;
+  const originHost = URL.parse(origin)?.host;
+  if (originHost === undefined || originHost === '' || originHost.toLowerCase() !== (req.get('host') ?? '').toLowerCase()) return 'the Origin is not this exporter';
+  return undefined;
+}
+
+/** Resolves true once the request's body has ended, false if the connection closed first. */
+function bodyReceived(req: Request): Promise<boolean> {
+  if (req.complete) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ended: boolean) => () => {
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      resolve(ended);
+    };
+    const onEnd = done(true);
+    const onClose = done(false);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+    req.resume();
+  });
 }

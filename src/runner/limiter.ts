@@ -6,7 +6,16 @@ export class Limiter {
   #active = 0;
   readonly #waiting: Array<() => void> = [];
 
-  constructor(readonly limit: number) {}
+  constructor(public limit: number) {}
+
+  /** A reload's new scheduler.max_concurrency: more admits waiters now, fewer lets runs drain. */
+  resize(limit: number): void {
+    this.limit = limit;
+    while (this.#active < this.limit && this.#waiting.length > 0) {
+      this.#active++;
+      this.#waiting.shift()!();
+    }
+  }
 
   get active(): number {
     return this.#active;
@@ -22,8 +31,9 @@ export class Limiter {
     try {
       return await fn();
     } finally {
-      const next = this.#waiting.shift();
-      // Hand the slot straight to the next waiter, so the count never dips and over-admits.
+      // Hand the slot straight to the next waiter, so the count never dips and over-admits; after
+      // a resize to fewer, a slot above the limit is given up instead.
+      const next = this.#active <= this.limit ? this.#waiting.shift() : undefined;
       if (next) next();
       else this.#active--;
     }

@@ -1,5 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
+import { probeFingerprint } from './fingerprint.js';
 import type { PlannedProbe } from './plan.js';
 import type { ProbeResult } from './result.js';
 import type { Limiter } from './limiter.js';
@@ -18,16 +19,22 @@ export interface SchedulerOptions {
    */
   readonly maxStartJitterMs?: number;
   readonly random?: () => number;
+  /** What decides whether a re-plan keeps a probe's job; default probeFingerprint. */
+  readonly fingerprint?: (planned: PlannedProbe) => string;
 }
 
 interface Job {
-  readonly planned: PlannedProbe;
+  /** Replaced by a re-plan that keeps the job: the next run uses the new one. */
+  planned: PlannedProbe;
+  readonly fingerprint: string;
   timer: NodeJS.Timeout | undefined;
   cronTask: ScheduledTask | undefined;
   running: Promise<void> | undefined;
   /** Do not start before this time (Unix ms): a 429's Retry-After. */
   notBefore: number;
   readonly cancel: AbortController;
+  /** Stopped by a re-plan: no more ticks, and a run still going is not reported. */
+  retired: boolean;
 }
 
 const DEFAULT_MAX_JITTER_MS = 10_000;
@@ -38,54 +45,81 @@ const DEFAULT_MAX_JITTER_MS = 10_000;
  * expressions. A tick that finds the previous run still going is skipped and counted, never queued.
  */
 export class Scheduler {
-  readonly #jobs: Job[];
+  #jobs: Job[];
   readonly #options: SchedulerOptions;
+  readonly #fingerprint: (planned: PlannedProbe) => string;
+  #maxJitterMs: number;
+  #started = false;
   #stopped = false;
 
   constructor(planned: readonly PlannedProbe[], options: SchedulerOptions) {
     this.#options = options;
-    this.#jobs = planned.map((p) => ({ planned: p, timer: undefined, cronTask: undefined, running: undefined, notBefore: 0, cancel: new AbortController() }));
+    this.#fingerprint = options.fingerprint ?? probeFingerprint;
+    this.#maxJitterMs = options.maxStartJitterMs ?? DEFAULT_MAX_JITTER_MS;
+    this.#jobs = planned.map((p) => this.#newJob(p));
   }
 
   start(): void {
-    const random = this.#options.random ?? Math.random;
-    const maxJitter = this.#options.maxStartJitterMs ?? DEFAULT_MAX_JITTER_MS;
-    for (const job of this.#jobs) {
-      const { schedule } = job.planned.settings;
-      const period = schedule.kind === 'every' ? schedule.ms : 60_000;
-      const firstAt = Date.now() + Math.floor(random() * Math.min(period, maxJitter));
-      if (schedule.kind === 'every') this.#armFixedRate(job, firstAt, schedule.ms);
-      else {
-        job.timer = setTimeout(() => this.#tick(job, firstAt), firstAt - Date.now());
-        job.cronTask = cron.schedule(schedule.expression, () => this.#tick(job, Date.now()), { name: job.planned.key });
+    this.#started = true;
+    for (const job of this.#jobs) this.#arm(job);
+  }
+
+  /**
+   * Re-plans (a reload, a re-detection): a probe whose fingerprint is unchanged keeps its job, so
+   * its slot, a run in flight and a Retry-After wait go on as if nothing happened, and its next run
+   * uses the new plan. Changed and removed probes stop (a run in flight is aborted and not
+   * reported); changed and new ones start as at start-up, after a jitter of up to
+   * `maxStartJitterMs`. Before, every reload restarted every schedule: a reload a second ran each
+   * probe again and again (issue #12).
+   * Returns the number of jobs kept and started.
+   */
+  async update(planned: readonly PlannedProbe[], maxStartJitterMs = this.#maxJitterMs): Promise<{ kept: number; started: number }> {
+    this.#maxJitterMs = maxStartJitterMs;
+    const previous = new Map(this.#jobs.map((job) => [job.planned.key, job]));
+    const fresh: Job[] = [];
+    this.#jobs = planned.map((p) => {
+      const job = previous.get(p.key);
+      if (job && job.fingerprint === this.#fingerprint(p)) {
+        previous.delete(p.key);
+        job.planned = p;
+        return job;
       }
-    }
+      const created = this.#newJob(p);
+      fresh.push(created);
+      return created;
+    });
+    if (this.#started && !this.#stopped) for (const job of fresh) this.#arm(job);
+    await retire([...previous.values()], 0);
+    return { kept: planned.length - fresh.length, started: fresh.length };
   }
 
   /** Stops scheduling; in-flight runs get `graceMs` to finish, then are aborted. */
   async stop(graceMs = 5000): Promise<void> {
     this.#stopped = true;
-    for (const job of this.#jobs) {
-      clearTimeout(job.timer);
-      void job.cronTask?.destroy();
+    await retire(this.#jobs, graceMs, false);
+  }
+
+  #newJob(planned: PlannedProbe): Job {
+    return { planned, fingerprint: this.#fingerprint(planned), timer: undefined, cronTask: undefined, running: undefined, notBefore: 0, cancel: new AbortController(), retired: false };
+  }
+
+  #arm(job: Job): void {
+    const random = this.#options.random ?? Math.random;
+    const { schedule } = job.planned.settings;
+    const period = schedule.kind === 'every' ? schedule.ms : 60_000;
+    const firstAt = Date.now() + Math.floor(random() * Math.min(period, this.#maxJitterMs));
+    if (schedule.kind === 'every') this.#armFixedRate(job, firstAt, schedule.ms);
+    else {
+      job.timer = setTimeout(() => this.#tick(job, firstAt), firstAt - Date.now());
+      job.cronTask = cron.schedule(schedule.expression, () => this.#tick(job, Date.now()), { name: job.planned.key });
     }
-    const inFlight = this.#jobs.map((j) => j.running).filter((r): r is Promise<void> => r !== undefined);
-    if (inFlight.length === 0) return;
-    let graceTimer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => {
-      graceTimer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([Promise.all(inFlight), grace]);
-    clearTimeout(graceTimer);
-    for (const job of this.#jobs) job.cancel.abort();
-    await Promise.all(inFlight);
   }
 
   #armFixedRate(job: Job, firstAt: number, intervalMs: number): void {
     const { instance, probe, settings } = job.planned;
     const offsetMs = slotOffsetMs(instance.name, probe.name, intervalMs);
     const arm = (due: number, isFirst: boolean): void => {
-      if (this.#stopped) return;
+      if (this.#stopped || job.retired) return;
       const now = Date.now();
       const at = skipMissedTicks(due, now, intervalMs);
       job.timer = setTimeout(() => {
@@ -97,7 +131,7 @@ export class Scheduler {
   }
 
   #tick(job: Job, scheduledAt: number): void {
-    if (this.#stopped) return;
+    if (this.#stopped || job.retired) return;
     if (job.running) {
       this.#options.logger.debug({ instance: job.planned.instance.name, probe: job.planned.probe.name }, 'previous run still going; tick skipped');
       this.#options.onSkip(job.planned);
@@ -124,8 +158,31 @@ export class Scheduler {
       }),
     );
     if (result.retryAfterSeconds !== undefined) job.notBefore = Date.now() + result.retryAfterSeconds * 1000;
+    if (job.retired) return;
     if (!this.#stopped || result.success) this.#options.onResult(planned, result);
   }
+}
+
+/**
+ * Stops jobs: no more ticks; runs in flight get `graceMs` to finish, then are aborted. Retired jobs
+ * (`markRetired`) do not report the run they were in; a stopping scheduler still reports successes.
+ */
+async function retire(jobs: readonly Job[], graceMs: number, markRetired = true): Promise<void> {
+  for (const job of jobs) {
+    if (markRetired) job.retired = true;
+    clearTimeout(job.timer);
+    void job.cronTask?.destroy();
+  }
+  const inFlight = jobs.map((j) => j.running).filter((r): r is Promise<void> => r !== undefined);
+  if (inFlight.length === 0) return;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => {
+    graceTimer = setTimeout(resolve, graceMs);
+  });
+  await Promise.race([Promise.all(inFlight), grace]);
+  clearTimeout(graceTimer);
+  for (const job of jobs) job.cancel.abort();
+  await Promise.all(inFlight);
 }
 
 /**

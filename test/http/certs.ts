@@ -121,6 +121,7 @@ export async function startServer(webConfigPath: string, logger: Logger = pino({
         reloads.count++;
         return undefined;
       },
+      lifecycle: true,
       logger,
     },
     watcher,

@@ -312,3 +312,116 @@ describe('scheduler slots (steady phase from a hash, not from the first run)', (
     await h.scheduler.stop(0);
   });
 });
+
+// A reload or re-detection re-plans every probe. Before issue #12 it restarted every schedule:
+// a page on another origin posting /-/reload once a second ran each probe once a second.
+describe('scheduler re-plans', () => {
+  it('keeps an unchanged probe on its slot: a re-plan between runs adds no run', async () => {
+    const probe = fakeProbe(async () => undefined);
+    const planned = plannedFake(probe, { kind: 'every', ms: 10_000 }, 5000);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.results).toHaveLength(1);
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      // A new but equal plan, as a reload of the same file makes.
+      expect(await h.scheduler.update([plannedFake(probe, { kind: 'every', ms: 10_000 }, 5000)])).toEqual({ kept: 1, started: 0 });
+    }
+    await vi.advanceTimersByTimeAsync(5000); // to 10 s: the next slot
+    expect(h.results.map((r) => r.startedAt - h.results[0]!.startedAt)).toEqual([0, 10_000]);
+    await h.scheduler.stop(0);
+  });
+
+  it('lets a run in flight of an unchanged probe finish and report', async () => {
+    let release!: () => void;
+    const slow = fakeProbe(() => new Promise<void>((resolve) => (release = resolve)));
+    const planned = plannedFake(slow, { kind: 'every', ms: 10_000 }, 5000);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(1);
+    await h.scheduler.update([plannedFake(slow, { kind: 'every', ms: 10_000 }, 5000)]);
+    release();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.results.map((r) => r.success)).toEqual([true]);
+    await h.scheduler.stop(0);
+  });
+
+  it('starts a changed probe afresh, and stops a removed one without reporting its aborted run', async () => {
+    let aborted = false;
+    const slow = fakeProbe(
+      (ctx) =>
+        new Promise<void>((_resolve, reject) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('aborted'));
+          }),
+        ),
+      'slow',
+    );
+    const quick = fakeProbe(async () => undefined, 'quick');
+    const plannedQuick = plannedFake(quick, { kind: 'every', ms: 10_000 }, 5000);
+    vi.useFakeTimers({ now: onSlot(plannedQuick) });
+    const h = harness([plannedQuick, plannedFake(slow, { kind: 'every', ms: 10_000 }, 5000)]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.results.map((r) => r.probe)).toEqual(['quick']);
+    // quick's timeout changes; slow (its run still going) is removed.
+    const counts = await h.scheduler.update([plannedFake(quick, { kind: 'every', ms: 10_000 }, 4000)]);
+    expect(counts).toEqual({ kept: 0, started: 1 });
+    expect(aborted).toBe(true);
+    await vi.advanceTimersByTimeAsync(1); // jitter 0: the changed probe runs at once
+    expect(h.results.map((r) => r.probe)).toEqual(['quick', 'quick']);
+    expect(h.results[1]!.timeoutSeconds).toBe(4);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(h.results.filter((r) => r.probe === 'slow')).toEqual([]);
+    await h.scheduler.stop(0);
+  });
+
+  it('a re-plan before start() arms nothing; start() then arms the new plan', async () => {
+    const probe = fakeProbe(async () => undefined);
+    const planned = plannedFake(probe, { kind: 'every', ms: 10_000 }, 5000);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([]);
+    await h.scheduler.update([planned]);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(h.results).toHaveLength(0);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.results).toHaveLength(1);
+    await h.scheduler.stop(0);
+  });
+});
+
+describe('limiter resize', () => {
+  it('admits waiters when the limit grows, and gives up slots above a smaller one', async () => {
+    const limiter = new Limiter(1);
+    const releases: Array<() => void> = [];
+    const started: number[] = [];
+    const task = (i: number) => () =>
+      new Promise<void>((resolve) => {
+        started.push(i);
+        releases[i] = resolve;
+      });
+    const runs = [0, 1, 2, 3].map((i) => limiter.run(task(i)));
+    await Promise.resolve();
+    expect(started).toEqual([0]);
+    limiter.resize(3);
+    await Promise.resolve();
+    expect(started).toEqual([0, 1, 2]);
+    limiter.resize(1);
+    releases[0]!();
+    releases[1]!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([0, 1, 2]); // 2 still runs: one slot, taken
+    expect(limiter.active).toBe(1);
+    releases[2]!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([0, 1, 2, 3]);
+    releases[3]!();
+    await Promise.all(runs);
+    expect(limiter.active).toBe(0);
+  });
+});
