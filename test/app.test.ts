@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ async function configFile(port: number): Promise<string> {
   return path;
 }
 
-function writeConfig(path: string, port: number, customersPortal = '{ interval: 1s, timeout: 500ms }'): void {
+function writeConfig(path: string, port: number, customersPortal = '{ interval: 1s, timeout: 500ms }', web: readonly string[] = []): void {
   writeFileSync(
     path,
     [
@@ -39,6 +40,7 @@ function writeConfig(path: string, port: number, customersPortal = '{ interval: 
       '      duo_workflow_service: { interval: 1s, timeout: 500ms }',
       'web:',
       '  listen_address: 127.0.0.1:0',
+      ...web,
     ].join('\n'),
   );
 }
@@ -204,5 +206,40 @@ describe('the serving exporter', () => {
     expect((await fetch(`${a.url()}/-/reload`, { method: 'POST' })).status).toBe(200);
     await waitFor(() => a.store.get('lab', 'customers_portal')!.last!.timeoutSeconds === 2, 'a run with the new timeout');
     expect(await runs()).toBe(before + 1);
+  });
+
+  it('sends the usual security headers with every answer', async () => {
+    const a = await start(await configFile(await closedPort()));
+    for (const path of ['/', '/metrics', '/report.md', '/-/healthy', '/nope']) {
+      const { headers } = await fetch(`${a.url()}${path}`);
+      expect(headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(headers.get('x-content-type-options')).toBe('nosniff');
+      expect(headers.get('x-frame-options')).toBe('DENY');
+      expect(headers.get('referrer-policy')).toBe('no-referrer');
+    }
+  });
+
+  it('answers the pages only to web.allowed_hosts when set; /metrics and health to any Host', async () => {
+    const port = await closedPort();
+    const path = await configFile(port);
+    writeConfig(path, port, undefined, ['  allowed_hosts: [exporter.example.com, "127.0.0.1:1"]']);
+    const a = await start(path);
+    const { port: listening } = new URL(a.url());
+    const status = (route: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        get({ host: '127.0.0.1', port: Number(listening), path: route, headers: { host }, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject);
+      });
+    for (const route of ['/', '/report.json', '/report.md']) {
+      expect(await status(route, `127.0.0.1:${listening}`)).toBe(403);
+      expect(await status(route, 'rebound.attacker.example')).toBe(403);
+      expect(await status(route, `exporter.example.com:${listening}`)).toBe(200);
+      expect(await status(route, 'EXPORTER.example.com')).toBe(200);
+      expect(await status(route, '127.0.0.1:1')).toBe(200);
+    }
+    for (const route of ['/metrics', '/-/healthy', '/-/ready']) expect(await status(route, 'rebound.attacker.example')).toBe(200);
   });
 });

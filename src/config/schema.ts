@@ -145,8 +145,16 @@ export const rawConfigSchema = z.strictObject({
         .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be [host]:port')
         .refine(portInRange, PORT_RANGE)
         .default(DEFAULT_LISTEN_ADDRESS),
+      /**
+       * Host header values the status page and the reports answer to (`host` or `host:port`);
+       * empty: any. Keeps a DNS-rebinding page from reading them through a visitor's browser.
+       */
+      allowed_hosts: z
+        .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'must be a host name or IP, optionally with :port'))
+        .max(100)
+        .default([]),
     })
-    .default({ listen_address: DEFAULT_LISTEN_ADDRESS }),
+    .default({ listen_address: DEFAULT_LISTEN_ADDRESS, allowed_hosts: [] }),
   log: z.strictObject({ level: logLevel.default('info'), format: logFormat.default('json') }).default({ level: 'info', format: 'json' }),
   scheduler: z
     .strictObject({

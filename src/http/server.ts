@@ -25,6 +25,7 @@ export interface HttpDeps {
 export function createHttpServer(deps: HttpDeps, webConfig?: WebConfigWatcher): Server {
   const app = express();
   app.use(limitBody);
+  app.use(securityHeaders);
   // --web.config.file: rate limit, security headers and basic auth come first, for every route.
   if (webConfig) app.use(webConfigMiddleware(webConfig, deps.logger));
   app.disable('x-powered-by');
@@ -33,9 +34,12 @@ export function createHttpServer(deps: HttpDeps, webConfig?: WebConfigWatcher): 
   app.get('/-/healthy', (_req, res) => void res.type('text/plain').send('Healthy.\n'));
   app.get('/-/ready', (_req, res) => void res.type('text/plain').send('Ready.\n'));
   app.all('/-/reload', (req, res) => void handleReload(req, res, deps));
-  app.get('/report.json', (_req, res) => void res.type('application/json').send(renderReport(buildReport(deps.plan(), deps.store), 'json')));
-  app.get('/report.md', (_req, res) => void res.type('text/markdown; charset=utf-8').send(renderReport(buildReport(deps.plan(), deps.store), 'markdown')));
-  app.get('/', (_req, res) => void res.type('html').send(renderStatusPage(deps.plan(), deps.store)));
+  // The pages a browser shows; /metrics and the health endpoints answer to any Host (scrapers
+  // address the exporter by IP, service name or port-forward).
+  const page = allowedHostsOnly(deps);
+  app.get('/report.json', page, (_req, res) => void res.type('application/json').send(renderReport(buildReport(deps.plan(), deps.store), 'json')));
+  app.get('/report.md', page, (_req, res) => void res.type('text/markdown; charset=utf-8').send(renderReport(buildReport(deps.plan(), deps.store), 'markdown')));
+  app.get('/', page, (_req, res) => void res.type('html').send(renderStatusPage(deps.plan(), deps.store)));
   app.use((_req: Request, res: Response) => void res.status(404).type('text/plain').send('Not found.\n'));
   const options = { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 };
   const server = webConfig?.current.tls ? createTlsServer(webConfig, options, app, deps.logger) : createServer(options, app);
@@ -59,6 +63,51 @@ function limitBody(req: Request, res: Response, next: NextFunction): void {
     if (received > MAX_BODY_BYTES) req.socket.destroy();
   });
   next();
+}
+
+/**
+ * Sent with every answer; a web config's `http_server_config.headers` override them. The status
+ * page has no script, no image and no form: the policy allows its inline styles and nothing else,
+ * and no page may be framed (clickjacking) or leak its URL as a referrer.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.set(SECURITY_HEADERS);
+  next();
+}
+
+/**
+ * `web.allowed_hosts`: when set, the pages answer only to those Host values. A page on another
+ * site can rebind its own name to the exporter's address and then read same-origin answers
+ * through a visitor's browser (DNS rebinding); its Host header still carries its own name.
+ */
+function allowedHostsOnly(deps: HttpDeps) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const allowed = deps.plan().config.web.allowed_hosts;
+    if (allowed.length === 0 || hostAllowed(req.get('host') ?? '', allowed)) {
+      next();
+      return;
+    }
+    res.status(403).type('text/plain').send('This Host is not in web.allowed_hosts.\n');
+  };
+}
+
+/** `host` entries match any port, `host:port` entries that port only; names ignore case. */
+export function hostAllowed(hostHeader: string, allowed: readonly string[]): boolean {
+  const header = hostHeader.toLowerCase();
+  const hostOnly = header.replace(/:\d+$/, '');
+  return allowed.some((entry) => {
+    const e = entry.toLowerCase();
+    return e === header || e === hostOnly;
+  });
 }
 
 async function serveMetrics(req: Request, res: Response, deps: HttpDeps): Promise<void> {
