@@ -102,6 +102,24 @@ describe('the serving exporter', () => {
     expect(await res.text()).toMatch(/# EOF\n$/);
   });
 
+  it('answers each scraper in its own format, whatever the one before asked for, one after the other or at once', async () => {
+    const a = await start(await configFile(await closedPort()));
+    await waitFor(() => a.store.get('lab', 'customers_portal')?.last !== undefined, 'a first run');
+    const scrape = async (openMetrics: boolean) => {
+      const res = await fetch(`${a.url()}/metrics`, { headers: openMetrics ? { accept: 'application/openmetrics-text; version=1.0.0' } : {} });
+      return { type: res.headers.get('content-type') ?? '', text: await res.text() };
+    };
+    const check = ({ type, text }: { type: string; text: string }, openMetrics: boolean) => {
+      expect(type).toContain(openMetrics ? 'application/openmetrics-text' : 'text/plain');
+      expect(text).toMatch(openMetrics ? /^# TYPE gitlab_duo_probe_runs counter$/m : /^# TYPE gitlab_duo_probe_runs_total counter$/m);
+      expect(text).toMatch(/^gitlab_duo_probe_runs_total\{gitlab="lab",probe="customers_portal",result="failure"\} \d+$/m);
+      expect(text.endsWith('# EOF\n')).toBe(openMetrics);
+    };
+    for (const openMetrics of [true, false, true, false, false]) check(await scrape(openMetrics), openMetrics);
+    const formats = Array.from({ length: 16 }, (_, i) => i % 2 === 0);
+    (await Promise.all(formats.map(scrape))).forEach((answer, i) => check(answer, formats[i]!));
+  });
+
   it('serves health, readiness, the landing page and the report', async () => {
     const a = await start(await configFile(await closedPort()));
     await waitFor(() => a.store.get('lab', 'cloud_connector')?.last !== undefined, 'a first run');
