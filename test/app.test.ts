@@ -78,6 +78,7 @@ describe('the serving exporter', () => {
       'gitlab_duo_probe_runs_total',
       'gitlab_duo_probe_skipped_runs_total',
       'gitlab_duo_probe_failure_reason',
+      'gitlab_duo_probe_consecutive_failures',
       'gitlab_duo_ready',
       'gitlab_duo_exporter_build_info',
       'gitlab_duo_exporter_config_last_reload_successful',

@@ -129,6 +129,14 @@ export const rawInstanceSchema = z.strictObject({
   }),
   /** How Duo is served; `auto` decides from GitLab's answers and the config (docs/configuration.md). */
   deployment: z.enum(['auto', 'cloud', 'self_hosted', 'hybrid']).default('auto'),
+  /**
+   * A failed run is run again this soon, once, so that a failure is confirmed before it pages
+   * (consecutive_failures 2); never later than the probe's next scheduled run. `0s`: no re-check.
+   */
+  recheck_after: z
+    .union([z.literal('0s'), timerDuration])
+    .transform((v) => (v === '0s' ? 0 : v))
+    .default(60_000),
 });
 export type RawInstance = z.output<typeof rawInstanceSchema>;
 
@@ -181,11 +189,22 @@ export interface ProbeSettings {
   readonly required: boolean | undefined;
 }
 
+/** A token file: read at load to validate it, and again at every run that uses it (config/tokens.ts). */
+export interface TokenFile {
+  readonly path: string;
+  /** The setting as the user wrote it, for messages: `admin_token_file`, `GITLAB_ADMIN_TOKEN_FILE`. */
+  readonly setting: string;
+}
+
 /** One instance after validation: tokens read, names settled. */
 export interface InstanceConfig extends Omit<RawInstance, 'admin_token' | 'admin_token_file' | 'duo_user_token' | 'duo_user_token_file' | 'name'> {
   readonly name: string;
+  /** The token; from a file, the value read at load (a run reads the file again). */
   readonly adminToken: Secret | undefined;
   readonly duoUserToken: Secret | undefined;
+  /** Where adminToken / duoUserToken come from when they come from a file. */
+  readonly adminTokenFile?: TokenFile;
+  readonly duoUserTokenFile?: TokenFile;
   /** PEM text of tls.ca_file, read at load time. */
   readonly caPem: string | undefined;
   readonly probeSettings: Readonly<Record<string, ProbeSettings>>;

@@ -199,6 +199,9 @@ export class ProbeMetrics {
     this.#perProbe('counter', 'gitlab_duo_probe_runs_total', 'Runs of the probe, by result.', ['gitlab', 'probe', 'result'], (p, state, set) => {
       for (const result of ['success', 'failure'] as const) set({ gitlab: p.instance.name, probe: p.probe.name, result }, state?.runs[result] ?? 0);
     });
+    this.#perProbe('gauge', 'gitlab_duo_probe_consecutive_failures', 'Failed runs of the probe in a row, re-checks included (0 after a success); alerts page on 2, a failure confirmed by a re-check.', [...PROBE_LABELS], (p, state, set) => {
+      if (state?.last) set(probeLabels(p), state.consecutiveFailures);
+    });
     this.#perProbe('counter', 'gitlab_duo_probe_skipped_runs_total', 'Scheduled runs not started because the previous run of the probe was still going.', [...PROBE_LABELS], (p, state, set) =>
       set(probeLabels(p), state?.skipped ?? 0),
     );

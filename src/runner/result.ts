@@ -21,4 +21,9 @@ export interface ProbeResult {
   readonly phases: Readonly<Partial<Record<Phase, number>>>;
   readonly facts: readonly Fact[];
   readonly retryAfterSeconds: number | undefined;
+  /** Why the run happened when it did: absent for a scheduled run. */
+  readonly trigger?: RunTrigger;
 }
+
+/** `recheck`: the re-check after a first failure (recheck_after); `manual`: asked for over HTTP. */
+export type RunTrigger = 'recheck' | 'manual';

@@ -2,7 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { probeFingerprint } from './fingerprint.js';
 import type { PlannedProbe } from './plan.js';
-import type { ProbeResult } from './result.js';
+import type { ProbeResult, RunTrigger } from './result.js';
 import type { Limiter } from './limiter.js';
 import { runProbe } from './run-probe.js';
 
@@ -35,6 +35,10 @@ interface Job {
   readonly cancel: AbortController;
   /** Stopped by a re-plan: no more ticks, and a run still going is not reported. */
   retired: boolean;
+  /** Failed runs in a row seen by this job; the first one arms a re-check. */
+  failuresInRow: number;
+  /** The pending re-check, cleared when any run starts first. */
+  recheckTimer: NodeJS.Timeout | undefined;
 }
 
 const DEFAULT_MAX_JITTER_MS = 10_000;
@@ -100,7 +104,18 @@ export class Scheduler {
   }
 
   #newJob(planned: PlannedProbe): Job {
-    return { planned, fingerprint: this.#fingerprint(planned), timer: undefined, cronTask: undefined, running: undefined, notBefore: 0, cancel: new AbortController(), retired: false };
+    return {
+      planned,
+      fingerprint: this.#fingerprint(planned),
+      timer: undefined,
+      cronTask: undefined,
+      running: undefined,
+      notBefore: 0,
+      cancel: new AbortController(),
+      retired: false,
+      failuresInRow: 0,
+      recheckTimer: undefined,
+    };
   }
 
   #arm(job: Job): void {
@@ -130,20 +145,38 @@ export class Scheduler {
     arm(firstAt, true);
   }
 
-  #tick(job: Job, scheduledAt: number): void {
+  #tick(job: Job, scheduledAt: number, trigger?: RunTrigger): void {
     if (this.#stopped || job.retired) return;
     if (job.running) {
+      // A re-check that meets a run in flight has nothing to add: that run is the re-check.
+      if (trigger !== undefined) return;
       this.#options.logger.debug({ instance: job.planned.instance.name, probe: job.planned.probe.name }, 'previous run still going; tick skipped');
       this.#options.onSkip(job.planned);
       return;
     }
     if (Date.now() < job.notBefore) return;
-    job.running = this.#run(job, scheduledAt).finally(() => {
+    // Any run that starts is at least as fresh as a pending re-check: the re-check is dropped.
+    clearTimeout(job.recheckTimer);
+    job.recheckTimer = undefined;
+    job.running = this.#run(job, scheduledAt, trigger).finally(() => {
       job.running = undefined;
     });
   }
 
-  async #run(job: Job, scheduledAt: number): Promise<void> {
+  /**
+   * After a first failure, one more run `recheck_after` later (at the earliest when a Retry-After
+   * allows): one failed run is not yet an outage, and a failure confirmed by a re-check is what
+   * alerts page on (consecutive_failures ≥ 2). A scheduled run that comes first serves as the
+   * re-check (#tick drops it), so it is never later than the next scheduled run.
+   */
+  #armRecheck(job: Job): void {
+    const delayMs = job.planned.instance.recheck_after;
+    if (delayMs <= 0 || this.#stopped || job.retired) return;
+    const due = Math.max(Date.now() + delayMs, job.notBefore);
+    job.recheckTimer = setTimeout(() => this.#tick(job, due, 'recheck'), due - Date.now());
+  }
+
+  async #run(job: Job, scheduledAt: number, trigger?: RunTrigger): Promise<void> {
     const { planned } = job;
     const result = await this.#options.limiter.run(() =>
       runProbe({
@@ -159,7 +192,9 @@ export class Scheduler {
     );
     if (result.retryAfterSeconds !== undefined) job.notBefore = Date.now() + result.retryAfterSeconds * 1000;
     if (job.retired) return;
-    if (!this.#stopped || result.success) this.#options.onResult(planned, result);
+    job.failuresInRow = result.success ? 0 : job.failuresInRow + 1;
+    if (job.failuresInRow === 1) this.#armRecheck(job);
+    if (!this.#stopped || result.success) this.#options.onResult(planned, trigger === undefined ? result : { ...result, trigger });
   }
 }
 
@@ -171,6 +206,7 @@ async function retire(jobs: readonly Job[], graceMs: number, markRetired = true)
   for (const job of jobs) {
     if (markRetired) job.retired = true;
     clearTimeout(job.timer);
+    clearTimeout(job.recheckTimer);
     void job.cronTask?.destroy();
   }
   const inFlight = jobs.map((j) => j.running).filter((r): r is Promise<void> => r !== undefined);

@@ -8,6 +8,8 @@ export interface ProbeState {
   last: ProbeResult | undefined;
   lastSuccessAt: number | undefined;
   runs: { success: number; failure: number };
+  /** Failed runs in a row, re-checks included; 0 after a success. */
+  consecutiveFailures: number;
   skipped: number;
   /** Newest first. */
   history: ProbeResult[];
@@ -54,8 +56,10 @@ export class ResultStore {
     if (result.success) {
       state.lastSuccessAt = result.finishedAt;
       state.runs.success++;
+      state.consecutiveFailures = 0;
     } else {
       state.runs.failure++;
+      state.consecutiveFailures++;
     }
     state.history.unshift(result);
     const aged = state.history.splice(HISTORY_LIMIT);
@@ -89,7 +93,7 @@ export class ResultStore {
     const key = stateKey(instance, probe);
     let state = this.#states.get(key);
     if (!state) {
-      state = { last: undefined, lastSuccessAt: undefined, runs: { success: 0, failure: 0 }, skipped: 0, history: [], preservedFailures: [], version: nextVersion() };
+      state = { last: undefined, lastSuccessAt: undefined, runs: { success: 0, failure: 0 }, consecutiveFailures: 0, skipped: 0, history: [], preservedFailures: [], version: nextVersion() };
       this.#states.set(key, state);
     }
     return state;

@@ -425,3 +425,100 @@ describe('limiter resize', () => {
     expect(limiter.active).toBe(0);
   });
 });
+
+// One failed run is not an outage: it is run again `recheck_after` later, once, and alerts page
+// on a failure the re-check confirmed (gitlab_duo_probe_consecutive_failures ≥ 2).
+describe('scheduler re-checks', () => {
+  function withRecheck(planned: Planned, recheckMs: number): Planned {
+    return { ...planned, instance: { ...planned.instance, recheck_after: recheckMs } };
+  }
+
+  function flaky(outcomes: boolean[]) {
+    return fakeProbe(async () => {
+      const ok = outcomes.shift() ?? true;
+      if (!ok) {
+        const { ProbeError } = await import('../../src/errors.js');
+        throw new ProbeError('connect', 'refused');
+      }
+    });
+  }
+
+  it('runs a failed probe again after recheck_after, once, and marks that run as the re-check', async () => {
+    const planned = withRecheck(plannedFake(flaky([false, false, false]), { kind: 'every', ms: 300_000 }, 10_000), 60_000);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.results.map((r) => r.success)).toEqual([false]);
+    await vi.advanceTimersByTimeAsync(59_998);
+    expect(h.results).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(h.results.map((r) => [r.success, r.trigger])).toEqual([
+      [false, undefined],
+      [false, 'recheck'],
+    ]);
+    // Confirmed: no further re-check; the next run is the scheduled one, 5 min after the first.
+    await vi.advanceTimersByTimeAsync(239_000);
+    expect(h.results).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.results.map((r) => r.trigger)).toEqual([undefined, 'recheck', undefined]);
+    await h.scheduler.stop(0);
+  });
+
+  it('a passing re-check clears the failure, and the next first failure is re-checked again', async () => {
+    const planned = withRecheck(plannedFake(flaky([false, true, false, true]), { kind: 'every', ms: 300_000 }, 10_000), 60_000);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(600_001);
+    expect(h.results.map((r) => [r.success, r.trigger ?? 'schedule'])).toEqual([
+      [false, 'schedule'],
+      [true, 'recheck'],
+      [false, 'schedule'],
+      [true, 'recheck'],
+      [true, 'schedule'],
+    ]);
+    await h.scheduler.stop(0);
+  });
+
+  it('never later than the next scheduled run: a scheduled run that comes first is the re-check', async () => {
+    const planned = withRecheck(plannedFake(flaky([false, false]), { kind: 'every', ms: 30_000 }, 10_000), 60_000);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(90_001);
+    expect(h.results.map((r) => r.trigger ?? 'schedule')).toEqual(['schedule', 'schedule', 'schedule', 'schedule']);
+    await h.scheduler.stop(0);
+  });
+
+  it('waits for a Retry-After before re-checking', async () => {
+    const { ProbeError } = await import('../../src/errors.js');
+    const outcomes = [() => new ProbeError('rate_limited', '429', { retryAfterSeconds: 120 })];
+    const limited = fakeProbe(async () => {
+      const next = outcomes.shift();
+      if (next) throw next();
+    });
+    const planned = withRecheck(plannedFake(limited, { kind: 'every', ms: 600_000 }, 10_000), 60_000);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(119_000);
+    expect(h.results).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_002);
+    expect(h.results.map((r) => [r.success, r.trigger])).toEqual([
+      [false, undefined],
+      [true, 'recheck'],
+    ]);
+    await h.scheduler.stop(0);
+  });
+
+  it('recheck_after 0s turns re-checks off', async () => {
+    const planned = withRecheck(plannedFake(flaky([false]), { kind: 'every', ms: 300_000 }, 10_000), 0);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(299_000);
+    expect(h.results).toHaveLength(1);
+    await h.scheduler.stop(0);
+  });
+});
