@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises';
 import { request as httpRequest } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import {
@@ -16,6 +15,7 @@ import type { Recorder } from '../probes/types.js';
 import { asProbeError, describeError, untilDeadline } from './abort.js';
 import type { NetOptions, ProxySettings } from './options.js';
 import { describeProxy, shouldProxy } from './proxy.js';
+import { nameResolver } from './resolve.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -84,15 +84,11 @@ async function resolveHost(host: string, port: number, ctx: ConnectContext): Pro
   const bare = host.replace(/^\[|\]$/g, '');
   const pinned = ctx.net.resolve.get(`${host}:${port}`) ?? ctx.net.resolve.get(`${bare}:${port}`);
   if (pinned) return [pinned];
-  if (isIP(bare)) return [bare];
-  try {
-    // dns.lookup cannot be cancelled; on abort we stop waiting and let it finish in the pool.
-    const found = await untilDeadline(lookup(bare, { all: true, verbatim: true }), ctx.signal, `resolving ${bare}`);
-    if (found.length === 0) throw new ProbeError('dns', `${bare} has no addresses`);
-    return found.map((a) => a.address);
-  } catch (err) {
-    throw asProbeError(err, 'dns', `resolving ${bare}`);
-  }
+  // /etc/hosts, then DNS through c-ares (cancelled at the deadline), then a bounded getaddrinfo:
+  // never dns.lookup directly, whose calls cannot be cancelled and hold libuv's pool (resolve.ts).
+  const found = await nameResolver().resolve(bare, ctx.signal);
+  if (found.length === 0) throw new ProbeError('dns', `${bare} has no addresses`);
+  return found;
 }
 
 /**

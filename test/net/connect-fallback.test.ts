@@ -1,9 +1,11 @@
-import type { LookupAddress } from 'node:dns';
-import type * as DnsPromises from 'node:dns/promises';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProbeError } from '../../src/errors.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { openConnection } from '../../src/net/connect.js';
+import { NameResolver, setNameResolver } from '../../src/net/resolve.js';
 import { PHASES } from '../../src/probes/types.js';
 import { RunRecorder } from '../../src/runner/recorder.js';
 import { closedPort, startHttpsServer } from '../helpers/servers.js';
@@ -12,21 +14,22 @@ import { createPki, type TestPki } from '../helpers/tls.js';
 /**
  * A name with several addresses (AAAA and A): like Ruby's TCPSocket (GitLab's host probe) and Go's
  * dialer, the probe tries the next address when one refuses, instead of failing on the first.
- * The system resolver cannot be made to answer ::1 and 127.0.0.1 for a test name, so this file
- * replaces dns.lookup for names under .test; every address is still a loopback one.
+ * The name comes from a hosts file of the test's own (the exporter reads the hosts file itself,
+ * src/net/resolve.ts); no DNS server is asked, so the machine's DNS plays no part.
  */
 
-const ANSWERS: Record<string, LookupAddress[]> = {
-  'dual.test': [
-    { address: '::1', family: 6 },
-    { address: '127.0.0.1', family: 4 },
-  ],
-};
+let previousResolver: NameResolver | undefined;
 
-vi.mock('node:dns/promises', async (importOriginal) => {
-  const actual = await importOriginal<typeof DnsPromises>();
-  const lookup = (async (name: string, options: unknown) => ANSWERS[name] ?? actual.lookup(name, options as never)) as typeof actual.lookup;
-  return { ...actual, lookup, default: { ...actual, lookup } };
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gde-hosts-'));
+  const hostsFile = join(dir, 'hosts');
+  writeFileSync(hostsFile, '::1 dual.test\n127.0.0.1 dual.test\n');
+  // A DNS server nobody answers on: the name must come from the hosts file.
+  previousResolver = setNameResolver(new NameResolver({ hostsFile, servers: [`127.0.0.1:${await closedPort()}`] }));
+});
+
+afterAll(() => {
+  setNameResolver(previousResolver);
 });
 
 let pki: TestPki;
