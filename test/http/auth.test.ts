@@ -1,6 +1,7 @@
 import bcrypt from 'bcryptjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BasicAuthChecker, parseBasicAuth, TokenBucket } from '../../src/http/auth.js';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AuthCheckAbortedError, AuthQueueFullError, BasicAuthChecker, parseBasicAuth, TokenBucket } from '../../src/http/auth.js';
+import { BcryptWorker } from '../../src/http/bcrypt-worker.js';
 import { createCa, hash, httpsCall, serverCert, startServer, tempDir, waitFor, write, writeServerCert, type Running, type TestCa } from './certs.js';
 
 let ca: TestCa;
@@ -115,6 +116,158 @@ describe('BasicAuthChecker', () => {
     const users = new Map([['a', hash('x')]]);
     await Promise.all(['1', '2', '3', '4'].map((p) => checker.check(users, 'a', p)));
     expect(most).toBe(1);
+  });
+});
+
+describe('BasicAuthChecker queue (issue #12)', () => {
+  const users = new Map([['a', hash('x')]]);
+  /** A compare function that answers only when told to. */
+  const held = () => {
+    const calls: string[] = [];
+    const answers: Array<(ok: boolean) => void> = [];
+    const checker = new BasicAuthChecker(
+      (password) => {
+        calls.push(password);
+        return new Promise((resolve) => answers.push(resolve));
+      },
+      { maxWaiting: 2 },
+    );
+    return { calls, answers, checker };
+  };
+
+  it('refuses a check at once (AuthQueueFullError) when maxWaiting checks wait behind the running one', async () => {
+    const { calls, answers, checker } = held();
+    const checks = ['1', '2', '3'].map((p) => checker.check(users, 'a', p));
+    expect([checker.busy, checker.waiting]).toEqual([true, 2]);
+    await expect(checker.check(users, 'a', '4')).rejects.toBeInstanceOf(AuthQueueFullError);
+    for (let i = 0; i < 3; i++) {
+      await vi.waitFor(() => expect(answers).toHaveLength(i + 1));
+      answers[i]!(false);
+    }
+    expect(await Promise.all(checks)).toEqual([false, false, false]);
+    expect(calls).toEqual(['1', '2', '3']);
+    // Room again.
+    const again = checker.check(users, 'a', '5');
+    await vi.waitFor(() => expect(answers).toHaveLength(4));
+    answers[3]!(false);
+    expect(await again).toBe(false);
+  });
+
+  it('a waiting check whose signal aborts leaves the queue and never runs; an aborted signal is refused at once', async () => {
+    const { calls, answers, checker } = held();
+    const running = checker.check(users, 'a', 'running');
+    const gone = new AbortController();
+    const dropped = checker.check(users, 'a', 'dropped', gone.signal);
+    const kept = checker.check(users, 'a', 'kept');
+    expect(checker.waiting).toBe(2);
+    gone.abort();
+    await expect(dropped).rejects.toBeInstanceOf(AuthCheckAbortedError);
+    expect(checker.waiting).toBe(1);
+    await expect(checker.check(users, 'a', 'late', gone.signal)).rejects.toBeInstanceOf(AuthCheckAbortedError);
+    answers[0]!(false);
+    await vi.waitFor(() => expect(answers).toHaveLength(2));
+    answers[1]!(false);
+    expect([await running, await kept]).toEqual([false, false]);
+    expect(calls).toEqual(['running', 'kept']);
+  });
+
+  it('remembered() answers from the cache only, synchronously, without a bcrypt run', async () => {
+    const calls: string[] = [];
+    const checker = new BasicAuthChecker(async (password, h) => {
+      calls.push(password);
+      return bcrypt.compare(password, h);
+    });
+    expect(checker.remembered(users, 'a', 'x')).toBe(false);
+    expect(await checker.check(users, 'a', 'x')).toBe(true);
+    expect(checker.remembered(users, 'a', 'x')).toBe(true);
+    expect(checker.remembered(users, 'a', 'y')).toBe(false);
+    expect(checker.remembered(users, 'b', 'x')).toBe(false);
+    expect(calls).toEqual(['x']);
+  });
+});
+
+describe('bcrypt in a worker thread (issue #12)', () => {
+  /** bcrypt cost 12 of "cost-twelve": hundreds of ms of CPU in bcryptjs. */
+  const COST_12 = '$2b$12$zToNhCja94wthUdLTLndzexfD62DPMyt/NuB9Zt0hzDOT7tkXoVza';
+  /** Cost 31: 2^31 rounds, never finishes. */
+  const COST_31 = `$2b$31$${COST_12.slice(7)}`;
+
+  it('the event loop keeps turning while a real cost-12 check runs (the default checker)', async () => {
+    const checker = new BasicAuthChecker();
+    try {
+      // Started (and bcryptjs loaded) first: what is counted below is the hashing alone.
+      expect(await checker.check(new Map([['alice', hash('warm')]]), 'alice', 'warm')).toBe(true);
+      const users = new Map([['alice', COST_12]]);
+      for (const [password, expected] of [['cost-twelve', true], ['wrong', false]] as const) {
+        let turns = 0;
+        let settled = false;
+        const check = checker.check(users, 'alice', password).finally(() => (settled = true));
+        // bcryptjs on the main thread yields only every 100 ms of hashing: a handful of turns
+        // for a cost-12 check. In the worker, the loop is free the whole time.
+        while (!settled && turns < 100) {
+          await new Promise((resolve) => setImmediate(resolve));
+          turns++;
+        }
+        expect(turns, `event-loop turns while checking "${password}"`).toBe(100);
+        expect(await check).toBe(expected);
+      }
+    } finally {
+      await checker.close();
+    }
+  });
+
+  it('a check past its deadline fails, with every check in flight, and the next check gets a new worker', async () => {
+    const worker = new BcryptWorker({ deadlineMs: 300 });
+    try {
+      const stuck = worker.compare('x', COST_31);
+      const behind = worker.compare('cost-twelve', COST_12);
+      await expect(stuck).rejects.toThrow(/not answered within 300 ms/);
+      await expect(behind).rejects.toThrow(/restarted/);
+      expect(worker.running).toBe(false);
+      expect(await worker.compare('x', hash('x'))).toBe(true);
+      expect(worker.started).toBe(2);
+    } finally {
+      await worker.close();
+    }
+    expect(worker.running).toBe(false);
+  });
+
+  it('an error inside bcrypt fails that check only; the worker carries on', async () => {
+    const worker = new BcryptWorker();
+    try {
+      await expect(worker.compare('x', `$2b$99$${COST_12.slice(7)}`)).rejects.toThrow(/^bcrypt: Illegal number of rounds/);
+      expect(await worker.compare('x', hash('x'))).toBe(true);
+      expect(worker.started).toBe(1);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('holds the process open only while a check is in flight', async () => {
+    const ports = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'MessagePort').length;
+    const before = ports();
+    const worker = new BcryptWorker();
+    try {
+      const check = worker.compare('x', hash('x'));
+      expect(ports()).toBe(before + 1);
+      expect(await check).toBe(true);
+      expect(worker.running).toBe(true);
+      expect(ports()).toBe(before);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('stops after idling and starts again on the next check', async () => {
+    const worker = new BcryptWorker({ idleMs: 1 });
+    try {
+      expect(await worker.compare('x', hash('x'))).toBe(true);
+      await vi.waitFor(() => expect(worker.running).toBe(false));
+      expect(await worker.compare('y', hash('x'))).toBe(false);
+      expect(worker.started).toBe(2);
+    } finally {
+      await worker.close();
+    }
   });
 });
 
