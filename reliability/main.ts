@@ -3,7 +3,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { runAudit, type AuditFigures } from './audit.js';
+import { runHardening } from './hardening.js';
 import type { Figures } from './lib/figures.js';
+import type { HardeningFigures } from './lib/hardening.js';
 import { REPO_DIR } from './lib/paths.js';
 import { runLoad, type LoadFigures } from './load.js';
 import { runSoak, type SoakFigures } from './soak.js';
@@ -11,7 +13,7 @@ import { runReliabilityTests } from './tests.js';
 
 /** Issue #6, part 8: the steps in order, then one summary; exit code 1 on any finding. */
 
-const STEPS = ['tests', 'audit', 'load', 'soak'] as const;
+const STEPS = ['tests', 'audit', 'hardening', 'load', 'soak'] as const;
 type Step = (typeof STEPS)[number];
 
 interface Flags {
@@ -64,6 +66,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let audit: AuditFigures | undefined;
   let load: LoadFigures | undefined;
   let soak: SoakFigures | undefined;
+  let hardening: HardeningFigures[] | undefined;
 
   if (flags.only.has('tests')) {
     step('fault matrix, fuzzers, secrets and endpoint tests (npx vitest run test/reliability)');
@@ -74,6 +77,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     step('npm audit --omit=dev');
     audit = await runAudit();
     if (audit.highOrCritical > 0) problems.push(`npm audit: ${audit.highOrCritical} high or critical`);
+  }
+  if (flags.only.has('hardening')) {
+    step('hardening (issue #12): basic-auth flood, hanging DNS, hostile files');
+    hardening = await runHardening();
+    for (const h of hardening) problems.push(...h.problems.map((p) => `${h.title}: ${p}`));
   }
   if (flags.only.has('load')) {
     step(`load: ${flags.loadSeconds} s from a second process`);
@@ -116,6 +124,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     `dependencies: ${audit ? audit.line : 'not run (--only)'}`,
   ];
   for (const f of figures) lines.push('', `-- ${f.part}${f.seed === undefined ? '' : ` (seed ${f.seed})`}`, ...(f.lines ?? []).map((l) => (l ? `  ${l}` : '')));
+  for (const h of hardening ?? []) lines.push('', `-- ${h.title}`, ...h.lines.map((l) => `  ${l}`));
   if (load) lines.push('', '-- load', ...load.lines.map((l) => `  ${l}`));
   if (soak) lines.push('', `-- soak (${flags.soakRuns} runs)`, ...soak.lines.map((l) => `  ${l}`));
   lines.push('', problems.length === 0 ? 'verdict: OK, nothing found' : `verdict: FOUND ${problems.join('; ')}`);

@@ -1,5 +1,5 @@
 /**
- * `npm run reliability [-- --soak-runs=20000] [-- --load-seconds=20] [-- --only=tests,audit,load,soak]`:
+ * `npm run reliability [-- --soak-runs=20000] [-- --load-seconds=20] [-- --only=tests,audit,hardening,load,soak]`:
  * issue #6's figures in one summary. The compiled src/ finds package.json, proto/ and data/
  * relative to itself, so they are linked into the build first (as the bench does), and only then
  * is anything of src/ loaded (dynamic imports).

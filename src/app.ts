@@ -13,7 +13,7 @@ import { Limiter } from './runner/limiter.js';
 import { newDetector, REFRESH_INTERVAL_MS } from './runner/detector.js';
 import { buildPlan, scheduled, type DetectedCapabilities, type Plan } from './runner/plan.js';
 import type { ProbeResult } from './runner/result.js';
-import { Scheduler } from './runner/scheduler.js';
+import { Scheduler, type RunNowAnswer } from './runner/scheduler.js';
 import { ResultStore } from './runner/store.js';
 
 export interface AppOptions {
@@ -28,7 +28,7 @@ export interface AppOptions {
   readonly webConfigFile?: string;
   readonly maxStartJitterMs?: number;
   /** Where a reload reads the config from, when not `configPath` (the demo's generated config). */
-  readonly reloadSource?: () => Config;
+  readonly reloadSource?: () => Config | Promise<Config>;
   /** How often GitLab's capabilities are read again; default REFRESH_INTERVAL_MS. */
   readonly capabilityRefreshMs?: number;
   /** How long one instance's capability detection may take; default DETECT_TIMEOUT_MS. */
@@ -46,14 +46,23 @@ export interface App {
   url(): string;
   /** Re-reads the config; on error keeps the running one and returns the message. */
   reload(): Promise<string | undefined>;
+  /** Runs the named probe (or `all`) now on every instance, or on `gitlab` only. */
+  runNow(probe: string, gitlab?: string): Promise<RunNowAnswer[]>;
   stop(): Promise<void>;
 }
+
+/**
+ * The least time between two runs of one probe asked for over HTTP: a button pressed twice, or a
+ * script in a loop, cannot turn the exporter into a load generator against GitLab (the completion
+ * and health-check probes cost GitLab real work).
+ */
+export const RUN_NOW_MIN_GAP_MS = 10_000;
 
 /** Composition root: config → plan → store/metrics → scheduler → HTTP. No logic of its own. */
 export async function startApp(options: AppOptions): Promise<App> {
   const { logger } = options;
   const env = options.env ?? process.env;
-  const webConfig = options.webConfigFile ? WebConfigWatcher.load(options.webConfigFile, logger) : undefined;
+  const webConfig = options.webConfigFile ? await WebConfigWatcher.load(options.webConfigFile, logger) : undefined;
   const listenAddress = options.listenAddress ?? options.config.web.listen_address;
   // Checked before the probes start: a bad address must not leave them running with no server.
   parseListenAddress(listenAddress);
@@ -122,7 +131,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     return serial(async () => {
       let fresh: Config;
       try {
-        fresh = options.reloadSource ? options.reloadSource() : loadConfig(options.configPath, { env, warn: (m) => logger.warn(m) });
+        fresh = await (options.reloadSource ? options.reloadSource() : loadConfig(options.configPath, { env, warn: (m) => logger.warn(m) }));
         compile(fresh, env, new Map());
       } catch (err) {
         metrics.reloaded(false);
@@ -137,10 +146,22 @@ export async function startApp(options: AppOptions): Promise<App> {
     });
   }
 
+  /** The matching planned probes, in plan order, each run at once (concurrently, within the limiter). */
+  async function runNow(probe: string, gitlab?: string): Promise<RunNowAnswer[]> {
+    const matching = plan.probes.filter((p) => (probe === 'all' || p.probe.name === probe) && (gitlab === undefined || p.instance.name === gitlab));
+    return Promise.all(
+      matching.map(async (p): Promise<RunNowAnswer> => {
+        const who = { gitlab: p.instance.name, probe: p.probe.name };
+        if (p.skippedBecause !== undefined) return { ...who, outcome: { kind: 'skipped', why: p.skippedBecause } };
+        return { ...who, outcome: await scheduler.runNow(p.key, RUN_NOW_MIN_GAP_MS) };
+      }),
+    );
+  }
+
   const refreshTimer = setInterval(() => void serial(() => redetect('periodic refresh')), options.capabilityRefreshMs ?? REFRESH_INTERVAL_MS);
   refreshTimer.unref();
 
-  const server = createHttpServer({ metrics, store, plan: () => plan, reload, lifecycle: options.enableLifecycle ?? false, logger }, webConfig);
+  const server = createHttpServer({ metrics, store, plan: () => plan, reload, runNow, lifecycle: options.enableLifecycle ?? false, logger }, webConfig);
   try {
     await listen(server, listenAddress);
   } catch (err) {
@@ -162,6 +183,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     plan: () => plan,
     url: () => `${webConfig?.current.tls ? 'https' : 'http'}://${host === '[::]' || host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
     reload,
+    runNow,
     async stop() {
       clearInterval(refreshTimer);
       await scheduler.stop(5000);

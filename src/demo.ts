@@ -41,7 +41,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       defaults: { probes: Object.fromEntries(['health_check', 'code_suggestions', 'duo_workflow_tools', 'license', 'instance_settings', 'composite_identity', 'version'].map((p) => [p, DEMO_SCHEDULE])) },
       web: { listen_address: options.listenAddress },
     });
-    const config = parseConfigText(yaml, 'demo', { env: {} });
+    const config = await parseConfigText(yaml, 'demo', { env: {} });
     const app = await startApp({ config, configPath: undefined, logger: options.logger, listenAddress: options.listenAddress, maxStartJitterMs: 1000, reloadSource: () => parseConfigText(yaml, 'demo', { env: {} }) });
     return {
       simulator,

@@ -26,7 +26,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.action(async (flags: CommonFlags & ServeFlags & { 'config.check'?: boolean }) => {
-    code = flags['config.check'] ? checkConfigOnly(flags) : await serve(flags);
+    code = flags['config.check'] ? await checkConfigOnly(flags) : await serve(flags);
   });
   program
     .command('check')
@@ -61,10 +61,10 @@ function buildProgram(): Command {
     .addOption(new Option('--log.format <format>', 'log format').choices(['json', 'logfmt', 'pretty']));
 }
 
-function loadOrReport(flags: CommonFlags): Config | undefined {
+async function loadOrReport(flags: CommonFlags): Promise<Config | undefined> {
   const warnings: string[] = [];
   try {
-    const config = loadConfig(flags['config.file'], { warn: (m) => warnings.push(m) });
+    const config = await loadConfig(flags['config.file'], { warn: (m) => warnings.push(m) });
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     return config;
   } catch (err) {
@@ -74,8 +74,8 @@ function loadOrReport(flags: CommonFlags): Config | undefined {
   }
 }
 
-function checkConfigOnly(flags: CommonFlags): number {
-  const config = loadOrReport(flags);
+async function checkConfigOnly(flags: CommonFlags): Promise<number> {
+  const config = await loadOrReport(flags);
   if (!config) return EXIT.usage;
   process.stdout.write(`config OK (${config.source}): ${config.instances.length} instance(s)\n`);
   return EXIT.ok;
@@ -88,7 +88,7 @@ interface ServeFlags {
 }
 
 async function serve(flags: CommonFlags & ServeFlags): Promise<number> {
-  const config = loadOrReport(flags);
+  const config = await loadOrReport(flags);
   if (!config) return EXIT.usage;
   const logger = createLogger({ level: flags['log.level'] ?? config.log.level, format: flags['log.format'] ?? config.log.format });
   const stopSignal = shutdownSignal();
@@ -108,7 +108,7 @@ async function serve(flags: CommonFlags & ServeFlags): Promise<number> {
 }
 
 async function check(flags: CommonFlags & { format: ReportFormat; probe?: string[] }): Promise<number> {
-  const config = loadOrReport(flags);
+  const config = await loadOrReport(flags);
   if (!config) return EXIT.usage;
   const logger = createLogger({ level: flags['log.level'] ?? 'warn', format: flags['log.format'] ?? 'logfmt' });
   try {

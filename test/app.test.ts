@@ -46,7 +46,7 @@ function writeConfig(path: string, port: number, customersPortal = '{ interval: 
 }
 
 async function start(path: string, enableLifecycle = true): Promise<App> {
-  app = await startApp({ config: loadConfigFile(path, { env: {} }), configPath: path, logger: silentLogger, env: {}, maxStartJitterMs: 0, enableLifecycle });
+  app = await startApp({ config: await loadConfigFile(path, { env: {} }), configPath: path, logger: silentLogger, env: {}, maxStartJitterMs: 0, enableLifecycle });
   return app;
 }
 
@@ -190,10 +190,15 @@ describe('the serving exporter', () => {
     expect(stamp(during)).toBe(stamp(before));
     const answer = new Promise<string>((resolve) => {
       let text = '';
-      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.includes('Reloaded.')) resolve(text);
+      });
       socket.on('end', () => resolve(text));
     });
-    socket.end('defghij');
+    // write(), not end(): Node's HTTP server closes a connection whose client half-closed before
+    // the answer is written, and the reload reads the config file asynchronously (a few ticks).
+    socket.write('defghij');
     expect(await answer).toMatch(/^HTTP\/1\.1 200[\s\S]*Reloaded\./);
     expect(stamp(await (await fetch(`${a.url()}/metrics`)).text())).not.toBe(stamp(before));
   });

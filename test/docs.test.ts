@@ -10,7 +10,7 @@ const doc = (name: string): string => readFileSync(new URL(`../docs/${name}`, im
 
 describe('docs stay true to the code', () => {
   it('docs/metrics.md names every gitlab_duo_ family the exporter registers, and no other', async () => {
-    const plan = buildPlan(parseConfigText('instances: [ { name: x } ]', 'test', { env: {} }), parseCloudflareRanges('1.0.0.0/8', 'test'), {});
+    const plan = buildPlan(await parseConfigText('instances: [ { name: x } ]', 'test', { env: {} }), parseCloudflareRanges('1.0.0.0/8', 'test'), {});
     const metrics = createMetrics({ store: new ResultStore(), plan: () => plan });
     const registered = (await metrics.prometheus.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.startsWith('gitlab_duo_'));
     const documented = [...new Set([...doc('metrics.md').matchAll(/^\| `(gitlab_duo_[a-z_]+)`/gm)].map((m) => m[1]!))];

@@ -55,7 +55,7 @@ function world(version: string, deployment: Deployment, agentPlatform: boolean):
 }
 
 /** The config an administrator of that deployment writes: a gateway endpoint only where there is one. */
-function configFor(deployment: Deployment) {
+async function configFor(deployment: Deployment) {
   const endpoints = {
     customers_portal: sim.customersPortalUrl,
     cloud_connector: sim.cloudConnectorUrl,
@@ -65,7 +65,7 @@ function configFor(deployment: Deployment) {
   const yaml = stringify({
     instances: [{ name: 'sim', url: sim.gitlabUrl, admin_token: sim.adminToken, duo_user_token: sim.duoUserToken, tls: { ca_file: join(dir, 'ca.pem') }, resolve: sim.resolve, endpoints, probes: { proxy_env: { enabled: false }, code_suggestions: { timeout: '5s' }, health_check: { timeout: '10s' } } }],
   });
-  return parseConfigText(yaml, 'matrix.yaml', { env: {} });
+  return await parseConfigText(yaml, 'matrix.yaml', { env: {} });
 }
 
 interface Outcome {
@@ -76,7 +76,7 @@ interface Outcome {
 
 /** Detects, plans and runs every scheduled probe once, the way `check` does. */
 async function runEverything(deployment: Deployment): Promise<Outcome> {
-  const config = configFor(deployment);
+  const config = await configFor(deployment);
   const plan = buildPlan(config, loadCloudflareRanges(), {}, await newDetector({}, silent).detectAll(config));
   const store = new ResultStore();
   const results = await Promise.all(scheduled(plan).map((p) => runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silent, environment: p.environment })));

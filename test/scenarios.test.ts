@@ -32,7 +32,7 @@ let dir: string;
 beforeAll(async () => {
   sim = await startSimulator({ slowDelayMs: SLOW_DELAY_MS });
   dir = mkdtempSync(join(tmpdir(), 'gde-scenarios-'));
-  plan = planFor(sim, dir);
+  plan = await planFor(sim, dir);
 });
 
 afterAll(async () => {
@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 /** One instance pointed at the simulator, every probe enabled; proxy_env reads two consistent folders. */
-function planFor(s: Simulator, root: string): Plan {
+async function planFor(s: Simulator, root: string): Promise<Plan> {
   writeFileSync(join(root, 'ca.pem'), s.caPem);
   for (const component of ['rails', 'workhorse']) mkdirSync(join(root, component));
   const yaml = stringify({
@@ -64,7 +64,7 @@ function planFor(s: Simulator, root: string): Plan {
       },
     ],
   });
-  return buildPlan(parseConfigText(yaml, 'scenarios.yaml', { env: {} }), loadCloudflareRanges(), {});
+  return buildPlan(await parseConfigText(yaml, 'scenarios.yaml', { env: {} }), loadCloudflareRanges(), {});
 }
 
 /**

@@ -32,7 +32,7 @@ const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
 serveRequests({
   async start({ yaml, maxStartJitterMs }) {
-    const config = parseConfigText(String(yaml), 'bench', { env: {} });
+    const config = await parseConfigText(String(yaml), 'bench', { env: {} });
     // Logging as `serve` does (JSON, info), to /dev/null: its cost is part of the exporter's.
     const logger = createLogger({ level: 'info', format: 'json', destination: createWriteStream('/dev/null') });
     app = await startApp({

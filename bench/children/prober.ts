@@ -58,9 +58,9 @@ serveRequests({
     return { success: true, phasesMs: await floorRun(new URL(String(url)), String(caFile)) };
   },
 
-  configure({ yaml }) {
+  async configure({ yaml }) {
     // An empty environment: a proxy variable of the shell must not reroute the probes.
-    const config = parseConfigText(String(yaml), 'bench', { env: {} });
+    const config = await parseConfigText(String(yaml), 'bench', { env: {} });
     planned.clear();
     for (const p of buildPlan(config, loadCloudflareRanges(), {}).probes) planned.set(`${p.instance.name}/${p.probe.name}`, p);
     return [...planned.keys()];

@@ -67,7 +67,7 @@ export function exporterYaml(sim: SimulatorChild, copies: number, schedule: Sche
 }
 
 export async function startExporter(yaml: string, maxStartJitterMs: number): Promise<App> {
-  const config = parseConfigText(yaml, 'reliability', { env: {} });
+  const config = await parseConfigText(yaml, 'reliability', { env: {} });
   return startApp({ config, configPath: undefined, logger: pino({ level: 'silent' }), env: {}, maxStartJitterMs });
 }
 

@@ -1,14 +1,15 @@
-import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { scrub } from '../gitlab/text.js';
-import { loadCloudflareRanges } from '../net/cloudflare.js';
+import { loadCloudflareRangesFile } from '../net/cloudflare.js';
 import { PROBES } from '../probes/index.js';
 import { formatDuration, parseDuration } from './duration.js';
+import { FileReadError, MAX_CONFIG_FILE_BYTES, MAX_PEM_FILE_BYTES, readBoundedFile } from './files.js';
 import { formatZodIssues } from './issues.js';
-import { rawConfigSchema, type Config, type InstanceConfig, type ProbeOverride, type ProbeSettings, type RawConfig, type RawInstance } from './schema.js';
+import { rawConfigSchema, type Config, type InstanceConfig, type ProbeOverride, type ProbeSettings, type RawConfig, type RawInstance, type TokenFile } from './schema.js';
 import { Secret } from './secret.js';
 import { substituteEnv, type Env } from './substitute.js';
+import { readableByOthers, readTokenFile } from './tokens.js';
 
 export interface LoadOptions {
   readonly env?: Env;
@@ -16,19 +17,27 @@ export interface LoadOptions {
   readonly warn?: (message: string) => void;
 }
 
-/** Reads, substitutes and validates a YAML config file. Throws ConfigError listing every problem. */
-export function loadConfigFile(path: string, options: LoadOptions = {}): Config {
+/**
+ * Reads, substitutes and validates a YAML config file. Rejects with a ConfigError listing every
+ * problem. Every file (this one, token files, CA files, cloudflare_ranges_file) is read with
+ * config/files.ts: asynchronously, regular files only, size-capped, within a deadline, so a FIFO
+ * or a device named in a config can neither freeze nor bloat the daemon (a reload is refused).
+ */
+export async function loadConfigFile(path: string, options: LoadOptions = {}): Promise<Config> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = (await readBoundedFile(path, { maxBytes: MAX_CONFIG_FILE_BYTES })).text;
   } catch (err) {
-    throw new ConfigError([`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`], path);
+    throw new ConfigError([fileProblem(err, path)], path);
   }
   return parseConfigText(text, path, options);
 }
 
-export function parseConfigText(text: string, source: string, options: LoadOptions = {}): Config {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+export async function parseConfigText(text: string, source: string, options: LoadOptions = {}): Promise<Config> {
+  // logLevel 'error': the yaml library's own warnings (a collection used as a key) would otherwise
+  // reach stderr as a process warning, a line of no path in the problem list; the strict schema
+  // refuses such a key anyway.
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => `YAML line ${e.linePos?.[0]?.line ?? '?'}: ${scrub(e.message.split('\n')[0] ?? '')}`),
@@ -59,9 +68,9 @@ const SECRET_VARIABLE = /TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|KEY/i;
  * leaves, the values of secret-named variables, every inline token and anything shaped like a
  * GitLab token are cut out of it.
  */
-function scrubbedErrors<T>(secrets: readonly string[], build: () => T): T {
+async function scrubbedErrors<T>(secrets: readonly string[], build: () => Promise<T>): Promise<T> {
   try {
-    return build();
+    return await build();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new ConfigError(
@@ -83,7 +92,7 @@ function inlineTokens(document: unknown): string[] {
  * The single-instance setup from the environment alone (config.md): GITLAB_URL and the token
  * variables. Without GITLAB_URL it still yields one instance, so the network probes run.
  */
-export function configFromEnv(options: LoadOptions = {}): Config {
+export async function configFromEnv(options: LoadOptions = {}): Promise<Config> {
   const env = options.env ?? process.env;
   const instance: Record<string, unknown> = {};
   if (env.GITLAB_URL) instance.url = env.GITLAB_URL;
@@ -93,7 +102,7 @@ export function configFromEnv(options: LoadOptions = {}): Config {
   copyIfSet(env, 'GITLAB_DUO_TOKEN_FILE', instance, 'duo_user_token_file');
   try {
     const tokens = ['GITLAB_ADMIN_TOKEN', 'GITLAB_DUO_TOKEN'].map((name) => env[name]).filter((v): v is string => !!v);
-    return scrubbedErrors(tokens, () => buildConfig({ instances: [instance] }, 'environment', options));
+    return await scrubbedErrors(tokens, () => buildConfig({ instances: [instance] }, 'environment', options));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Name the variable the user set, not the config path it stands for.
@@ -114,14 +123,20 @@ function copyIfSet(env: Env, variable: string, target: Record<string, unknown>, 
   if (value) target[key] = value;
 }
 
-function buildConfig(input: unknown, source: string, options: LoadOptions): Config {
+async function buildConfig(input: unknown, source: string, options: LoadOptions): Promise<Config> {
   const parsed = rawConfigSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(formatZodIssues(parsed.error), source);
   const raw = parsed.data;
-  const issues: string[] = [];
-  const instances = raw.instances.map((inst, i) => resolveInstance(inst, raw, `instances[${i}]`, issues, options));
+  // Every file is read concurrently; the problems are listed in the config's order all the same.
+  const [resolved, rangesIssues] = await Promise.all([
+    Promise.all(raw.instances.map((inst, i) => resolveInstance(inst, raw, `instances[${i}]`, source))),
+    raw.cloudflare_ranges_file === undefined ? Promise.resolve([]) : checkCloudflareRanges(raw.cloudflare_ranges_file),
+  ]);
+  const instances = resolved.map((r) => r.instance);
+  for (const warning of resolved.flatMap((r) => r.warnings)) options.warn?.(warning);
+  const issues = resolved.flatMap((r) => r.issues);
   checkUniqueNames(instances, issues);
-  if (raw.cloudflare_ranges_file !== undefined) checkCloudflareRanges(raw.cloudflare_ranges_file, issues);
+  issues.push(...rangesIssues);
   if (issues.length > 0) throw new ConfigError(issues, source);
   return {
     instances,
@@ -133,51 +148,71 @@ function buildConfig(input: unknown, source: string, options: LoadOptions): Conf
   };
 }
 
-function resolveInstance(raw: RawInstance, config: RawConfig, path: string, issues: string[], options: LoadOptions): InstanceConfig {
+/** A file's problem for a config issue: `/x is not a regular file (a FIFO)`, `cannot read /x: ENOENT`. */
+function fileProblem(err: unknown, file: string): string {
+  return err instanceof FileReadError ? err.message : `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+}
+
+/** Reads the instance's files (tokens, CA) concurrently; its problems come back in a fixed order. */
+async function resolveInstance(raw: RawInstance, config: RawConfig, path: string, source: string): Promise<{ instance: InstanceConfig; issues: string[]; warnings: string[] }> {
   const { name, admin_token, admin_token_file, duo_user_token, duo_user_token_file, ...rest } = raw;
-  return {
+  const [admin, duo, ca] = await Promise.all([
+    readToken(admin_token, admin_token_file, `${path}.admin_token`, source),
+    readToken(duo_user_token, duo_user_token_file, `${path}.duo_user_token`, source),
+    raw.tls.ca_file === undefined ? Promise.resolve({ pem: undefined, issues: [] }) : readCa(raw.tls.ca_file, `${path}.tls.ca_file`),
+  ]);
+  const issues = [...admin.issues, ...duo.issues, ...ca.issues];
+  const instance: InstanceConfig = {
     ...rest,
     name: name ?? nameFromUrl(raw.url) ?? 'default',
-    adminToken: readToken(admin_token, admin_token_file, `${path}.admin_token`, issues, options),
-    duoUserToken: readToken(duo_user_token, duo_user_token_file, `${path}.duo_user_token`, issues, options),
-    caPem: raw.tls.ca_file === undefined ? undefined : readCa(raw.tls.ca_file, `${path}.tls.ca_file`, issues),
+    adminToken: admin.secret,
+    duoUserToken: duo.secret,
+    ...(admin.file && { adminTokenFile: admin.file }),
+    ...(duo.file && { duoUserTokenFile: duo.file }),
+    caPem: ca.pem,
     probeSettings: resolveProbeSettings(config.defaults.probes, raw.probes, path, issues),
   };
+  return { instance, issues, warnings: [...admin.warnings, ...duo.warnings] };
 }
 
-function readToken(inline: string | undefined, file: string | undefined, path: string, issues: string[], options: LoadOptions): Secret | undefined {
+interface TokenRead {
+  readonly secret: Secret | undefined;
+  readonly file: TokenFile | undefined;
+  readonly issues: string[];
+  /** Given to LoadOptions.warn in the config's order, whichever file was read first. */
+  readonly warnings: string[];
+}
+
+/**
+ * An inline token, or a token file read once here to validate it (and warn when others may read
+ * it); runs read the file again (config/tokens.ts), so the file is kept too.
+ */
+async function readToken(inline: string | undefined, file: string | undefined, path: string, source: string): Promise<TokenRead> {
+  const none = { secret: undefined, file: undefined, warnings: [] };
   if (inline !== undefined && file !== undefined) {
-    issues.push(`${path}: set either ${path.split('.').pop()} or ${path.split('.').pop()}_file, not both`);
-    return undefined;
+    return { ...none, issues: [`${path}: set either ${path.split('.').pop()} or ${path.split('.').pop()}_file, not both`] };
   }
-  if (inline !== undefined) return new Secret(inline.trim());
-  if (file === undefined) return undefined;
+  if (inline !== undefined) return { ...none, secret: new Secret(inline.trim()), issues: [] };
+  if (file === undefined) return { ...none, issues: [] };
+  const key = `${path.split('.').pop()}_file`;
+  const setting = source === 'environment' ? (ENV_NAMES[key] ?? key) : key;
   try {
-    const mode = statSync(file).mode;
-    if ((mode & 0o004) !== 0) options.warn?.(`${path}_file: ${file} is readable by every user; chmod 600 it`);
-    const token = readFileSync(file, 'utf8').trim();
-    if (token === '') {
-      issues.push(`${path}_file: ${file} is empty`);
-      return undefined;
-    }
-    return new Secret(token);
+    const read = await readTokenFile(file);
+    const who = readableByOthers(read);
+    const warnings = who ? [`${path}_file: ${file} is readable by ${who}; chmod 600 it`] : [];
+    return { secret: new Secret(read.token), file: { path: file, setting }, issues: [], warnings };
   } catch (err) {
-    issues.push(`${path}_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    return undefined;
+    return { ...none, issues: [`${path}_file: ${fileProblem(err, file)}`] };
   }
 }
 
-function readCa(file: string, path: string, issues: string[]): string | undefined {
+async function readCa(file: string, path: string): Promise<{ pem: string | undefined; issues: string[] }> {
   try {
-    const pem = readFileSync(file, 'utf8');
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-      issues.push(`${path}: ${file} holds no PEM certificate`);
-      return undefined;
-    }
-    return pem;
+    const pem = (await readBoundedFile(file, { maxBytes: MAX_PEM_FILE_BYTES })).text;
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) return { pem: undefined, issues: [`${path}: ${file} holds no PEM certificate`] };
+    return { pem, issues: [] };
   } catch (err) {
-    issues.push(`${path}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    return undefined;
+    return { pem: undefined, issues: [`${path}: ${fileProblem(err, file)}`] };
   }
 }
 
@@ -212,12 +247,13 @@ function nameFromUrl(url: string | undefined): string | undefined {
 }
 
 /** Read again when the plan is built; checked here so that --config.check and a reload catch it. */
-function checkCloudflareRanges(file: string, issues: string[]): void {
+async function checkCloudflareRanges(file: string): Promise<string[]> {
   try {
-    loadCloudflareRanges(file);
+    await loadCloudflareRangesFile(file);
+    return [];
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    issues.push(`cloudflare_ranges_file: ${code ? `cannot read ${file}: ${code}` : err instanceof Error ? err.message : String(err)}`);
+    // A FileReadError (`/x is not a regular file (a FIFO)`) or a bad line (`/x:3: "..." is not a CIDR range`).
+    return [`cloudflare_ranges_file: ${err instanceof Error ? err.message : String(err)}`];
   }
 }
 

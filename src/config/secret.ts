@@ -9,7 +9,16 @@ const REDACTED = '<redacted>';
 export class Secret {
   readonly #value: string;
 
-  constructor(value: string) {
+  constructor(
+    value: string,
+    /**
+     * Set when the token's file could not be read for this run (config/tokens.ts): why, naming the
+     * setting and the file, never the token. `credential()` then fails the run instead of handing
+     * the token out; `reveal()` still gives the last value read, only so that text can be scrubbed
+     * of it.
+     */
+    readonly unreadable?: string,
+  ) {
     this.#value = value;
   }
 

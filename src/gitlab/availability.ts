@@ -1,5 +1,6 @@
 import type { InstanceConfig } from '../config/schema.js';
 import type { Secret } from '../config/secret.js';
+import { ProbeError } from '../errors.js';
 import type { Availability, TokenKind } from '../probes/types.js';
 
 /** How each token is named in config and what it must be able to do (status page, errors). */
@@ -18,6 +19,8 @@ export interface Credential {
 
 export function credential(instance: InstanceConfig, kind: TokenKind): Credential | undefined {
   const secret = kind === 'admin' ? instance.adminToken : instance.duoUserToken;
+  // Its file could not be read for this run (config/tokens.ts): the run fails before sending anything.
+  if (secret?.unreadable !== undefined) throw new ProbeError('auth', secret.unreadable);
   return secret ? { kind, secret } : undefined;
 }
 

@@ -1,6 +1,5 @@
-import { constants as fsConstants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FileReadError, readBoundedFile } from '../config/files.js';
 import { ProbeError } from '../errors.js';
 import type { ProxySettings } from '../net/options.js';
 
@@ -26,34 +25,35 @@ export async function readProxyEnv(dir: string, signal: AbortSignal): Promise<En
   const values: EnvValues = {};
   for (const name of PROXY_VARIABLES.flatMap((v) => [v, v.toLowerCase()])) {
     signal.throwIfAborted();
-    const value = await readSmallFile(join(dir, name));
+    const value = await readSmallFile(join(dir, name), signal);
     if (value !== undefined) values[name] = value;
   }
   return values;
 }
 
-/** The file's content; undefined when it does not exist (the variable is unset). */
-async function readSmallFile(path: string): Promise<string | undefined> {
-  let handle;
+/**
+ * The file's content; undefined when it does not exist (the variable is unset). Read with
+ * config/files.ts: the open cannot block (a FIFO or a device would otherwise hold one of libuv's
+ * four pool threads for good, and four such runs every file read and DNS lookup of the daemon), and
+ * anything but a regular file is skipped as if unset.
+ */
+async function readSmallFile(path: string, signal: AbortSignal): Promise<string | undefined> {
   try {
-    // O_NONBLOCK: open(2) on a FIFO (or a device) would wait for a writer, inside one of libuv's
-    // four pool threads, for good; four such runs stall every file read and DNS lookup of the
-    // daemon. Non-blocking, it returns at once and the isFile() check below skips it. Regular
-    // files read the same either way.
-    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    return (await readBoundedFile(path, { maxBytes: MAX_VALUE_BYTES, signal })).text.trim();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    // Unreadable is not "unset": reporting it as unset would invent a difference.
-    throw new ProbeError('internal', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'} (the exporter's user needs read access)`, { cause: err });
-  }
-  try {
-    if (!(await handle.stat()).isFile()) return undefined;
-    const buffer = Buffer.alloc(MAX_VALUE_BYTES + 1);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    if (bytesRead > MAX_VALUE_BYTES) throw new ProbeError('requirement_not_met', `${path} is larger than ${MAX_VALUE_BYTES} bytes, which is no proxy setting`);
-    return buffer.subarray(0, bytesRead).toString('utf8').trim();
-  } finally {
-    await handle.close();
+    if (!(err instanceof FileReadError)) throw err;
+    switch (err.problem) {
+      case 'missing':
+      case 'not_regular':
+        return undefined;
+      case 'too_large':
+        throw new ProbeError('requirement_not_met', `${path} is larger than ${MAX_VALUE_BYTES} bytes, which is no proxy setting`);
+      case 'timeout':
+        throw new ProbeError('timeout', err.message, { cause: err });
+      default:
+        // Unreadable is not "unset": reporting it as unset would invent a difference.
+        throw new ProbeError('internal', `cannot read ${path}: ${err.code ?? 'error'} (the exporter's user needs read access)`, { cause: err });
+    }
   }
 }
 

@@ -4,6 +4,7 @@
  * our own tokens (known to the caller) and GitLab's prefixed token formats, in case a proxy or a
  * debug page echoes a header back.
  */
+import { visible } from '../text/escape.js';
 
 // glpat-, gloas-, glrt-, gldt-, glptt-, glft-, glimt-, glcbt-, glsoat-, glagent- ... (GitLab's
 // documented token prefixes), followed by the token body.
@@ -23,9 +24,13 @@ export function scrub(text: string, secrets: readonly string[] = []): string {
   return out.replace(GITLAB_TOKEN, REDACTED).replace(BEARER, `$1 ${REDACTED}`);
 }
 
-/** One line, at most `max` characters, scrubbed. */
+/**
+ * One line, at most `max` characters, scrubbed: whitespace runs (newlines, tabs, U+2028...) become
+ * one space, and any other control, bidi or separator character a visible escape (`\u001b`), so
+ * that what GitLab sent reads as sent and cannot act on a terminal or a log reader.
+ */
 export function quote(text: string, secrets: readonly string[] = [], max = DEFAULT_QUOTE_LENGTH): string {
-  const line = scrub(text, secrets).replace(/\s+/g, ' ').trim();
+  const line = visible(scrub(text, secrets).replace(/\s+/g, ' ').trim());
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 

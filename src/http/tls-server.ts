@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { RequestListener, ServerOptions as HttpServerOptions } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -43,34 +43,40 @@ export function parseSubjectAltName(text: string): string[] {
 }
 
 
-/** Everything the web config's TLS part looked at, so a change on disk is noticed. */
-function stamp(paths: readonly string[]): string {
-  return paths
-    .map((path) => {
+/** Everything the web config's TLS part looked at, so a change on disk is noticed (stat never opens a file). */
+async function stamp(paths: readonly string[]): Promise<string> {
+  const parts = await Promise.all(
+    paths.map(async (path) => {
       try {
-        const s = statSync(path);
+        const s = await stat(path);
         return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
       } catch (err) {
         return errorCode(err);
       }
-    })
-    .join('|');
+    }),
+  );
+  return parts.join('|');
 }
 
 const tlsIdentity = (tls: TlsServerSettings | undefined): string => JSON.stringify(tls ?? null);
 
 /**
  * The running web config. The toolkit re-reads the file on every request; this does the
- * equivalent cheaply: at most once a second (on a new connection or request) it stats the file and
- * the certificate, key and CA files, and re-reads them when one changed. A new certificate is handed
- * to the server (`setSecureContext`) for the next handshakes. An invalid new file is logged and the
- * running one kept; it is tried again every second until it loads (e.g. cert written before key).
+ * equivalent cheaply and never on the request path: at most once a second, a new connection or
+ * request starts a look at the disk in the background (stat of the file and of the certificate,
+ * key and CA files; when one changed, the files are read again with config/files.ts's rules) and
+ * goes on at once with the config in force. A new certificate is handed to the server
+ * (`setSecureContext`) for the next handshakes. Until a new config has been read and validated the
+ * running one keeps serving; an invalid one is logged and kept out, and tried again every second
+ * until it loads (e.g. cert written before key). A FIFO or a device put in place of a file is
+ * refused like any invalid file, without blocking anything.
  */
 export class WebConfigWatcher {
   #config: WebConfig;
-  #stamp: string;
+  #stamp: string | undefined;
   #checkedAt: number;
   #failure: string | undefined;
+  #looking: Promise<boolean> | undefined;
   readonly #tlsListeners: Array<(tls: TlsServerSettings) => void> = [];
 
   constructor(
@@ -79,15 +85,23 @@ export class WebConfigWatcher {
     private readonly logger: Logger,
     /** Minimum time between two looks at the disk. */
     private readonly checkEveryMs = 1000,
+    /** What `stamp` said of the files when `initial` was read; without it, it is taken now, in the background. */
+    initialStamp?: string,
   ) {
     this.#config = initial;
-    this.#stamp = stamp(this.#watched(initial));
+    this.#stamp = initialStamp;
     this.#checkedAt = Date.now();
+    if (initialStamp === undefined) {
+      void stamp(this.#watched(initial)).then((taken) => {
+        this.#stamp ??= taken;
+      });
+    }
   }
 
-  /** Loads and validates `path` (ConfigError on any problem) and logs what it turned on. */
-  static load(path: string, logger: Logger): WebConfigWatcher {
-    const watcher = new WebConfigWatcher(path, loadWebConfig(path), logger);
+  /** Loads and validates `path` (rejects with a ConfigError on any problem) and logs what it turned on. */
+  static async load(path: string, logger: Logger): Promise<WebConfigWatcher> {
+    const config = await loadWebConfig(path);
+    const watcher = new WebConfigWatcher(path, config, logger, 1000, await stamp([path, ...(config.tls?.files ?? [])]));
     const c = watcher.current;
     logger.info(
       { file: path, tls: c.tls !== undefined, http2: false, client_auth: c.tls?.clientAuth, basic_auth_users: c.users.size, headers: Object.keys(c.headers), rate_limit: c.rateLimit },
@@ -106,11 +120,36 @@ export class WebConfigWatcher {
     this.#tlsListeners.push(listener);
   }
 
-  /** Looks at the disk if the last look is older than a second; returns whether a new config was applied. */
-  refresh(now = Date.now()): boolean {
-    if (now - this.#checkedAt < this.checkEveryMs) return false;
+  /**
+   * For the request path: starts a look at the disk if the last one is older than a second and none
+   * is under way, and returns at once. The caller goes on with `current`.
+   */
+  refresh(now = Date.now()): void {
+    void this.check(now);
+  }
+
+  /**
+   * Looks at the disk if the last look is older than a second (a look under way is shared), and
+   * resolves with whether a new config was applied. Never rejects.
+   */
+  check(now = Date.now()): Promise<boolean> {
+    if (this.#looking) return this.#looking;
+    if (now - this.#checkedAt < this.checkEveryMs) return Promise.resolve(false);
     this.#checkedAt = now;
-    const current = stamp(this.#watched(this.#config));
+    const look = this.#look().catch((err: unknown) => {
+      this.logger.error({ file: this.path, err: err instanceof Error ? err.message : String(err) }, 'web config check failed');
+      return false;
+    });
+    this.#looking = look.finally(() => {
+      this.#looking = undefined;
+      // The look itself may have taken a while: the next one is a second after it ended.
+      this.#checkedAt = Date.now();
+    });
+    return this.#looking;
+  }
+
+  async #look(): Promise<boolean> {
+    const current = await stamp(this.#watched(this.#config));
     if (current === this.#stamp && this.#failure === undefined) return false;
     this.#stamp = current;
     return this.#reload();
@@ -120,10 +159,10 @@ export class WebConfigWatcher {
     return [this.path, ...(config.tls?.files ?? [])];
   }
 
-  #reload(): boolean {
+  async #reload(): Promise<boolean> {
     let next: WebConfig;
     try {
-      next = loadWebConfig(this.path);
+      next = await loadWebConfig(this.path);
       if ((next.tls === undefined) !== (this.#config.tls === undefined)) {
         throw new ConfigError([`tls_server_config: turning TLS ${next.tls ? 'on' : 'off'} needs a restart`], this.path);
       }
@@ -142,7 +181,7 @@ export class WebConfigWatcher {
     this.#config = next;
     this.#failure = undefined;
     // The files may have changed again while being read: stamp what the new config points at.
-    this.#stamp = stamp(this.#watched(next));
+    this.#stamp = await stamp(this.#watched(next));
     this.logger.info({ file: this.path, certificate_changed: certChanged, basic_auth_users: next.users.size }, 'web config reloaded');
     return true;
   }
@@ -156,8 +195,9 @@ export function createTlsServer(watcher: WebConfigWatcher, options: HttpServerOp
   const tls = watcher.current.tls;
   if (!tls) throw new Error('createTlsServer: the web config has no TLS');
   const server = createHttpsServer({ ...options, ...secureContextOptions(tls), ...clientAuthOptions(tls.clientAuth), handshakeTimeout: 10_000 }, listener);
-  // Before the TLS layer takes the socket, so a certificate changed on disk is used for this handshake.
-  server.prependListener('connection', () => void watcher.refresh());
+  // Before the TLS layer takes the socket; the look runs in the background, so a certificate
+  // changed on disk is used from the handshakes after it has been read and validated.
+  server.prependListener('connection', () => watcher.refresh());
   watcher.onTlsChange((next) => {
     server.setSecureContext(secureContextOptions(next));
     Object.assign(server, clientAuthOptions(next.clientAuth));

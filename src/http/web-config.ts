@@ -1,11 +1,11 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { createSecureContext, DEFAULT_CIPHERS, type SecureContextOptions, type SecureVersion } from 'node:tls';
 import ipaddr from 'ipaddr.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
+import { FileReadError, MAX_CONFIG_FILE_BYTES, MAX_PEM_FILE_BYTES, readBoundedFile } from '../config/files.js';
 import { formatPath, formatZodIssues } from '../config/issues.js';
 import { ConfigError } from '../errors.js';
 
@@ -139,20 +139,27 @@ export interface WebConfig {
   readonly notes: readonly string[];
 }
 
-/** Reads and validates a web config file. Throws ConfigError listing every problem, each with its path. */
-export function loadWebConfig(path: string): WebConfig {
+/**
+ * Reads and validates a web config file. Rejects with a ConfigError listing every problem, each
+ * with its path. The file and the certificate, key and client CA files are read with
+ * config/files.ts (asynchronously, regular files only, size-capped, within a deadline).
+ */
+export async function loadWebConfig(path: string): Promise<WebConfig> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = (await readBoundedFile(path, { maxBytes: MAX_CONFIG_FILE_BYTES })).text;
   } catch (err) {
-    throw new ConfigError([`cannot read ${path}: ${errorCode(err)}`], path);
+    throw new ConfigError([fileProblem(err, path)], path);
   }
   return parseWebConfigText(text, path, dirname(path));
 }
 
 /** `dir`: where relative file names point (the toolkit resolves them against the file's directory). */
-export function parseWebConfigText(text: string, source: string, dir: string): WebConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+export async function parseWebConfigText(text: string, source: string, dir: string): Promise<WebConfig> {
+  // logLevel 'error': the yaml library's own warnings (a collection used as a key) would otherwise
+  // reach stderr as a process warning, a line of no path in the problem list; the strict schema
+  // refuses such a key anyway.
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => `YAML line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
@@ -164,7 +171,8 @@ export function parseWebConfigText(text: string, source: string, dir: string): W
   const raw = parsed.data;
   const issues: string[] = [];
   const notes: string[] = [];
-  const tls = raw.tls_server_config && tlsEnabled(raw.tls_server_config) ? buildTls(raw.tls_server_config, dir, issues, notes) : undefined;
+  const tlsFiles = raw.tls_server_config && tlsEnabled(raw.tls_server_config) ? await readTlsFiles(raw.tls_server_config, dir) : undefined;
+  const tls = raw.tls_server_config && tlsFiles ? buildTls(raw.tls_server_config, tlsFiles, issues, notes) : undefined;
   const headers = raw.http_server_config?.headers ?? {};
   for (const [name, value] of Object.entries(headers)) {
     const where = formatPath(['http_server_config', 'headers', name]);
@@ -202,20 +210,50 @@ function tlsEnabled(t: RawTls): boolean {
   return [t.cert, t.key, t.cert_file, t.key_file, t.client_ca, t.client_ca_file, t.client_auth_type].some((v) => v !== undefined);
 }
 
-function buildTls(t: RawTls, dir: string, issues: string[], notes: string[]): TlsServerSettings | undefined {
-  const files: string[] = [];
-  const before = issues.length;
-  const read = (key: 'cert_file' | 'key_file' | 'client_ca_file'): string | undefined => {
+type TlsFileKey = 'cert_file' | 'key_file' | 'client_ca_file';
+const TLS_FILE_KEYS: readonly TlsFileKey[] = ['cert_file', 'key_file', 'client_ca_file'];
+
+interface TlsFiles {
+  /** Every file named, resolved against the web config's directory: watched for changes. */
+  readonly paths: string[];
+  /** The text of each file that could be read, or its problem for the issue list. */
+  readonly read: Partial<Record<TlsFileKey, { text: string } | { problem: string }>>;
+}
+
+/** Reads the certificate, key and client CA files concurrently (config/files.ts's rules, PEM cap). */
+async function readTlsFiles(t: RawTls, dir: string): Promise<TlsFiles> {
+  const named = TLS_FILE_KEYS.flatMap((key) => {
     const name = t[key];
-    if (name === undefined) return undefined;
-    const path = isAbsolute(name) ? name : join(dir, name);
-    files.push(path);
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (err) {
-      issues.push(`tls_server_config.${key}: cannot read ${path}: ${errorCode(err)}`);
+    return name === undefined ? [] : [{ key, path: isAbsolute(name) ? name : join(dir, name) }];
+  });
+  const read: TlsFiles['read'] = {};
+  await Promise.all(
+    named.map(async ({ key, path }) => {
+      try {
+        read[key] = { text: (await readBoundedFile(path, { maxBytes: MAX_PEM_FILE_BYTES })).text };
+      } catch (err) {
+        read[key] = { problem: fileProblem(err, path) };
+      }
+    }),
+  );
+  return { paths: named.map((n) => n.path), read };
+}
+
+function fileProblem(err: unknown, path: string): string {
+  return err instanceof FileReadError ? err.message : `cannot read ${path}: ${errorCode(err)}`;
+}
+
+function buildTls(t: RawTls, tlsFiles: TlsFiles, issues: string[], notes: string[]): TlsServerSettings | undefined {
+  const files = tlsFiles.paths;
+  const before = issues.length;
+  const read = (key: TlsFileKey): string | undefined => {
+    const got = tlsFiles.read[key];
+    if (got === undefined) return undefined;
+    if ('problem' in got) {
+      issues.push(`tls_server_config.${key}: ${got.problem}`);
       return undefined;
     }
+    return got.text;
   };
   const pick = (inline: 'cert' | 'key' | 'client_ca', file: 'cert_file' | 'key_file' | 'client_ca_file'): string | undefined => {
     if (t[inline] !== undefined && t[file] !== undefined) {

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
+import { MAX_RANGES_FILE_BYTES, readBoundedFile, readBoundedFileSync } from '../config/files.js';
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -16,10 +16,21 @@ export const BUNDLED_RANGES_FILE = new URL('../../data/cloudflare-ranges.txt', i
 /** No ranges: for calls to GitLab itself, which never look at Cloudflare's. */
 export const NO_RANGES: CloudflareRanges = { source: 'none', size: 0, contains: () => false };
 
+/**
+ * Reads and parses the table, synchronously (a plan is built synchronously). Bounded like every
+ * file the exporter reads (config/files.ts): a regular file of at most MAX_RANGES_FILE_BYTES, and
+ * the open cannot block; the config loader has already checked the file, asynchronously, with
+ * loadCloudflareRangesFile. Throws a FileReadError, or an Error naming a bad line.
+ */
 export function loadCloudflareRanges(file: string | URL = BUNDLED_RANGES_FILE): CloudflareRanges {
-  const text = readFileSync(file, 'utf8');
-  const source = file instanceof URL ? 'bundled' : file;
-  return parseCloudflareRanges(text, source);
+  const { text } = readBoundedFileSync(file, MAX_RANGES_FILE_BYTES);
+  return parseCloudflareRanges(text, file instanceof URL ? 'bundled' : file);
+}
+
+/** The same, asynchronously, for the config loader's check. */
+export async function loadCloudflareRangesFile(file: string | URL = BUNDLED_RANGES_FILE): Promise<CloudflareRanges> {
+  const { text } = await readBoundedFile(file, { maxBytes: MAX_RANGES_FILE_BYTES });
+  return parseCloudflareRanges(text, file instanceof URL ? 'bundled' : file);
 }
 
 /** One CIDR per line; `#` starts a comment. A bad line names its number. */

@@ -1,19 +1,9 @@
 import { secretsOf } from '../gitlab/availability.js';
 import type { PlannedProbe } from '../runner/plan.js';
+import { visible } from '../text/escape.js';
+import { stripUserinfo } from '../text/url.js';
 
-// scheme://userinfo@ — userinfo may hold a raw '@' or ':' (a careless password), so match up to the
-// last '@' before the host's end (whitespace, '/', quote or bracket).
-const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>()[\]]*@/gi;
-
-/** Removes `user:password@` from every URL in `text` (a proxy URL quoted in an error, say). */
-export function stripUserinfo(text: string): string {
-  return text.replace(USERINFO, '$1');
-}
-
-/** A URL for display: no userinfo; undefined stays undefined. */
-export function displayUrl(url: string | undefined): string | undefined {
-  return url === undefined ? undefined : stripUserinfo(url);
-}
+export { displayUrl, stripUserinfo } from '../text/url.js';
 
 export type Scrub = (text: string) => string;
 
@@ -21,9 +11,10 @@ export type Scrub = (text: string) => string;
 const MIN_SECRET_LENGTH = 4;
 
 /**
- * Everything a report text must not carry for this planned probe: the instance's tokens and the
- * proxy's credentials. Probes already keep tokens out of messages; this is the second line, at the
- * one place where text leaves the process for humans.
+ * Everything a report text must not carry for this planned probe: the instance's tokens, the
+ * proxy's credentials, URL userinfo, and raw control characters (shown as visible escapes, so that
+ * report.json read with `jq -r` prints no terminal escape either). Probes already keep tokens out of
+ * messages; this is the second line, at the one place where text leaves the process for humans.
  */
 export function scrubberFor(planned: PlannedProbe): Scrub {
   const secrets = [...secretsOf(planned.instance), ...proxyCredentials(planned)].filter((s) => s.length >= MIN_SECRET_LENGTH);
@@ -32,7 +23,7 @@ export function scrubberFor(planned: PlannedProbe): Scrub {
   return (text) => {
     let out = stripUserinfo(text);
     for (const secret of secrets) out = out.split(secret).join('[redacted]');
-    return out;
+    return visible(out);
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config, InstanceConfig } from '../config/schema.js';
+import { withCurrentTokens } from '../config/tokens.js';
 import { credential } from '../gitlab/availability.js';
 import { detectCapabilities, type Capabilities } from '../gitlab/capabilities.js';
 import type { NetOptions } from '../net/options.js';
@@ -44,7 +45,9 @@ export class CapabilityDetector {
     const logger = this.options.logger.child({ instance: instance.name });
     const signal = AbortSignal.timeout(this.options.timeoutMs ?? DETECT_TIMEOUT_MS);
     try {
-      const caps = await detectCapabilities({ instance, net: this.options.net(instance), signal, record: new RunRecorder([]) });
+      // Token files are read again for each detection, as for each probe run (config/tokens.ts).
+      const current = await withCurrentTokens(instance, signal);
+      const caps = await detectCapabilities({ instance: current, net: this.options.net(instance), signal, record: new RunRecorder([]) });
       this.#cache.set(instance.name, caps);
       const level = caps.problems.length > 0 ? 'info' : 'debug';
       logger[level]({ version: caps.version && `${caps.version.major}.${caps.version.minor}.${caps.version.patch}`, problems: caps.problems }, 'GitLab capabilities detected');

@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { InstanceConfig, ProbeSettings } from '../config/schema.js';
+import { withCurrentTokens } from '../config/tokens.js';
 import { ProbeError } from '../errors.js';
 import { describeError, timeoutError } from '../net/abort.js';
 import { resolveEnvironment, type InstanceEnvironment } from '../gitlab/deployment.js';
 import type { NetOptions } from '../net/options.js';
 import type { ProbeDefinition } from '../probes/types.js';
+import { stripUserinfo } from '../text/url.js';
 import { RunRecorder } from './recorder.js';
 import type { ProbeResult } from './result.js';
 
@@ -36,7 +38,13 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
   const record = new RunRecorder(req.probe.phases);
   let failure: ProbeError | undefined;
   try {
-    await settleByDeadline(req.probe.run({ instance: req.instance, signal, deadline, net: req.net, record, logger: req.logger, environment: req.environment ?? resolveEnvironment(req.instance, undefined) }), signal, `running ${req.probe.name}`);
+    const run = async (): Promise<void> => {
+      // Token files are read again at every run (config/tokens.ts), so a rotated token is used
+      // without a reload; one that cannot be read fails, with reason `auth`, only a run that uses it.
+      const instance = await withCurrentTokens(req.instance, signal);
+      await req.probe.run({ instance, signal, deadline, net: req.net, record, logger: req.logger, environment: req.environment ?? resolveEnvironment(req.instance, undefined) });
+    };
+    await settleByDeadline(run(), signal, `running ${req.probe.name}`);
   } catch (err) {
     const hung = record.openPhase();
     failure = classify(err, signal);
@@ -55,7 +63,8 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
     reason: failure?.reason,
     message: failure?.message ?? record.notes[0] ?? 'ok',
     notes: record.notes,
-    target: req.probe.target(req.instance),
+    // Shown in logs and wherever a result goes: never with an endpoint URL's user:password@.
+    target: stripUserinfo(req.probe.target(req.instance)),
     startedAt,
     finishedAt: Date.now(),
     startLagMs: req.scheduledAt === undefined ? 0 : Math.max(0, startedAt - req.scheduledAt),

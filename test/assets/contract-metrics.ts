@@ -31,7 +31,7 @@ const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'] as const;
 
 /** Every series name a rule or dashboard may query: what the exporter's registry really serves. */
 export async function knownSeriesNames(): Promise<Set<string>> {
-  const plan = buildPlan(parseConfigText('instances: [ { name: contract } ]', 'contract', { env: {} }), parseCloudflareRanges('1.0.0.0/8', 'contract'), {});
+  const plan = buildPlan(await parseConfigText('instances: [ { name: contract } ]', 'contract', { env: {} }), parseCloudflareRanges('1.0.0.0/8', 'contract'), {});
   const metrics = createMetrics({ store: new ResultStore(), plan: () => plan });
   const names = new Set<string>([...EXTERNAL_SERIES, ...RECORDING_RULES]);
   for (const family of await metrics.prometheus.getMetricsAsJSON()) {

@@ -8,9 +8,9 @@ import { PROBE_NAMES } from '../../src/probes/index.js';
 
 const fixture = (name: string): string => new URL(`../fixtures/config/${name}`, import.meta.url).pathname;
 
-function issuesOf(load: () => unknown): readonly string[] {
+async function issuesOf(load: () => Promise<unknown>): Promise<readonly string[]> {
   try {
-    load();
+    await load();
   } catch (err) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -42,42 +42,42 @@ const INVALID: Array<[file: string, issues: string[]]> = [
 ];
 
 describe('invalid configs', () => {
-  it.each(INVALID)('%s is refused with its path named', (file, expected) => {
-    expect(issuesOf(() => loadConfigFile(fixture(file), { env: {} }))).toEqual(expected);
+  it.each(INVALID)('%s is refused with its path named', async (file, expected) => {
+    expect(await issuesOf(() => loadConfigFile(fixture(file), { env: {} }))).toEqual(expected);
   });
 
-  it('broken YAML names the line', () => {
-    const issues = issuesOf(() => loadConfigFile(fixture('invalid-yaml.yaml'), { env: {} }));
+  it('broken YAML names the line', async () => {
+    const issues = await issuesOf(() => loadConfigFile(fixture('invalid-yaml.yaml'), { env: {} }));
     expect(issues[0]).toMatch(/^YAML line 3: /);
   });
 
-  it('lists every problem at once, not just the first', () => {
+  it('lists every problem at once, not just the first', async () => {
     const text = 'instances:\n  - url: ftp://x\n    colour: blue\nlog:\n  level: loud\n';
-    expect(issuesOf(() => parseConfigText(text, 'inline', { env: {} }))).toHaveLength(3);
+    expect(await issuesOf(() => parseConfigText(text, 'inline', { env: {} }))).toHaveLength(3);
   });
 
-  it('a missing file is an error naming the file', () => {
-    expect(issuesOf(() => loadConfigFile('/nonexistent/config.yaml'))).toEqual(['cannot read /nonexistent/config.yaml: ENOENT']);
+  it('a missing file is an error naming the file', async () => {
+    expect(await issuesOf(() => loadConfigFile('/nonexistent/config.yaml'))).toEqual(['cannot read /nonexistent/config.yaml: ENOENT']);
   });
 });
 
 describe('valid configs', () => {
-  it('loads config.example.yaml, so the documented example cannot rot', () => {
-    const config = loadConfigFile(new URL('../../config.example.yaml', import.meta.url).pathname, {
+  it('loads config.example.yaml, so the documented example cannot rot', async () => {
+    const config = await loadConfigFile(new URL('../../config.example.yaml', import.meta.url).pathname, {
       env: { GITLAB_ADMIN_TOKEN: 'example-admin', GITLAB_DUO_TOKEN: 'example-duo' },
     });
     expect(config.instances.length).toBeGreaterThan(0);
     expect(config.instances[0]!.name).toBe('gitlab-prod');
   });
 
-  it('substitutes ${VAR} and reads token files, warning when others can read them', () => {
+  it('substitutes ${VAR} and reads token files, warning when others can read them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gde-token-'));
     const tokenFile = join(dir, 'duo-token');
     writeFileSync(tokenFile, 'sentinel-duo-token\n');
     chmodSync(tokenFile, 0o644);
     const warnings: string[] = [];
     const text = `instances:\n  - url: \${URL}\n    admin_token: \${ADMIN}\n    duo_user_token_file: ${tokenFile}\n`;
-    const config = parseConfigText(text, 'inline', { env: { URL: 'https://gitlab.example.com', ADMIN: 'sentinel-admin-token' }, warn: (m) => warnings.push(m) });
+    const config = await parseConfigText(text, 'inline', { env: { URL: 'https://gitlab.example.com', ADMIN: 'sentinel-admin-token' }, warn: (m) => warnings.push(m) });
     const instance = config.instances[0]!;
     expect(instance.url).toBe('https://gitlab.example.com');
     expect(instance.name).toBe('gitlab.example.com');
@@ -89,7 +89,7 @@ describe('valid configs', () => {
     expect(`${String(instance.adminToken)}`).toBe('<redacted>');
   });
 
-  it('applies defaults, then defaults.probes, then the instance override', () => {
+  it('applies defaults, then defaults.probes, then the instance override', async () => {
     const text = [
       'defaults:',
       '  probes:',
@@ -101,7 +101,7 @@ describe('valid configs', () => {
       '      customers_portal: { interval: "*/5 * * * *" }',
       '      ai_gateway: { required: false }',
     ].join('\n');
-    const settings = parseConfigText(text, 'inline', { env: {} }).instances[0]!.probeSettings;
+    const settings = (await parseConfigText(text, 'inline', { env: {} })).instances[0]!.probeSettings;
     expect(settings.customers_portal).toEqual({ enabled: true, schedule: { kind: 'cron', expression: '*/5 * * * *' }, timeoutMs: 7000, required: undefined });
     expect(settings.cloud_connector).toEqual({ enabled: true, schedule: { kind: 'every', ms: 30_000 }, timeoutMs: 4000, required: undefined });
     expect(settings.ai_gateway?.required).toBe(false);
@@ -109,21 +109,21 @@ describe('valid configs', () => {
 });
 
 describe('environment-only mode', () => {
-  it('without GITLAB_URL yields one instance for the network probes', () => {
-    const config = configFromEnv({ env: {} });
+  it('without GITLAB_URL yields one instance for the network probes', async () => {
+    const config = await configFromEnv({ env: {} });
     expect(config.source).toBe('environment');
     expect(config.instances.map((i) => [i.name, i.url])).toEqual([['default', undefined]]);
   });
 
-  it('reads the URL and tokens from the environment', () => {
-    const config = configFromEnv({ env: { GITLAB_URL: 'https://gitlab.internal:8443', GITLAB_ADMIN_TOKEN: 'a-token', GITLAB_DUO_TOKEN: 'd-token' } });
+  it('reads the URL and tokens from the environment', async () => {
+    const config = await configFromEnv({ env: { GITLAB_URL: 'https://gitlab.internal:8443', GITLAB_ADMIN_TOKEN: 'a-token', GITLAB_DUO_TOKEN: 'd-token' } });
     const instance = config.instances[0]!;
     expect(instance.name).toBe('gitlab.internal');
     expect(instance.adminToken?.reveal()).toBe('a-token');
     expect(instance.duoUserToken?.reveal()).toBe('d-token');
   });
 
-  it('a bad GITLAB_URL is a config error naming the key', () => {
-    expect(issuesOf(() => configFromEnv({ env: { GITLAB_URL: 'gitlab' } }))).toEqual(['GITLAB_URL: must be an http:// or https:// URL']);
+  it('a bad GITLAB_URL is a config error naming the key', async () => {
+    expect(await issuesOf(() => configFromEnv({ env: { GITLAB_URL: 'gitlab' } }))).toEqual(['GITLAB_URL: must be an http:// or https:// URL']);
   });
 });

@@ -164,7 +164,7 @@ describe('deploy/kubernetes manifests', () => {
     for (const mount of container.volumeMounts ?? []) expect(mount.readOnly, mount.name).toBe(true);
   });
 
-  it('the ConfigMap\'s config.yaml loads with the exporter\'s config loader, tokens from the mounted files', () => {
+  it('the ConfigMap\'s config.yaml loads with the exporter\'s config loader, tokens from the mounted files', async () => {
     const admin = join(tmp, 'admin-token');
     const duo = join(tmp, 'duo-token');
     for (const file of [admin, duo]) {
@@ -172,7 +172,7 @@ describe('deploy/kubernetes manifests', () => {
       chmodSync(file, 0o440);
     }
     const warnings: string[] = [];
-    const config = parseConfigText(configMap.data['config.yaml']!, 'configmap', {
+    const config = await parseConfigText(configMap.data['config.yaml']!, 'configmap', {
       env: { GITLAB_ADMIN_TOKEN_FILE: admin, GITLAB_DUO_TOKEN_FILE: duo },
       warn: (m) => warnings.push(m),
     });

@@ -9,11 +9,21 @@ import { parseVersion } from '../../src/gitlab/version.js';
 
 /** resolveEnvironment / capabilityFlags: the deployment profile and what this GitLab offers. */
 
-function instance(extra: Record<string, unknown> = {}): InstanceConfig {
-  return parseConfigText(stringify({ instances: [{ name: 'test', url: 'https://gitlab.test', ...extra }] }), 'test.yaml', { env: {} }).instances[0]!;
-}
-
 const AI_GATEWAY = { endpoints: { ai_gateway: 'https://aigw.internal:5052' } };
+
+// The instances the tests resolve, loaded once up front (the config loader is asynchronous).
+const EXTRAS: Array<Record<string, unknown>> = [{}, AI_GATEWAY, ...(['cloud', 'self_hosted', 'hybrid'] as const).map((deployment) => ({ deployment, ...AI_GATEWAY }))];
+const INSTANCES = new Map(
+  await Promise.all(
+    EXTRAS.map(async (extra) => [JSON.stringify(extra), (await parseConfigText(stringify({ instances: [{ name: 'test', url: 'https://gitlab.test', ...extra }] }), 'test.yaml', { env: {} })).instances[0]!] as const),
+  ),
+);
+
+function instance(extra: Record<string, unknown> = {}): InstanceConfig {
+  const loaded = INSTANCES.get(JSON.stringify(extra));
+  if (!loaded) throw new Error(`no instance loaded for ${JSON.stringify(extra)}: add it to EXTRAS`);
+  return loaded;
+}
 
 interface CapsSpec {
   readonly version?: string;

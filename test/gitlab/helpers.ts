@@ -167,7 +167,7 @@ async function planFor(probe: string, spec: InstanceSpec): Promise<{ plan: Plan;
   if (spec.thresholds) instance.thresholds = spec.thresholds;
   if (spec.proxy) instance.proxy = { no_proxy: [], ...spec.proxy };
   const env = spec.env ?? {};
-  const config = parseConfigText(stringify({ instances: [instance] }), 'test.yaml', { env });
+  const config = await parseConfigText(stringify({ instances: [instance] }), 'test.yaml', { env });
   ranges ??= loadCloudflareRanges();
   const plan = buildPlan(config, ranges, env);
   const planned = plan.probes.find((p) => p.probe.name === probe);

@@ -85,7 +85,7 @@ describe('tokens never leak', () => {
       web: { listen_address: '127.0.0.1:0' },
       log: { level: 'debug' },
     });
-    const config = parseConfigText(yaml, 'secrets.yaml', { env: {} });
+    const config = await parseConfigText(yaml, 'secrets.yaml', { env: {} });
     const lines: string[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _encoding, done) {

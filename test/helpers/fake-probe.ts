@@ -35,9 +35,12 @@ export function fakeProbe(run: (ctx: ProbeContext) => Promise<void>, name = 'fak
   });
 }
 
+// A minimal instance, loaded once (the loader is asynchronous; plannedFake stays synchronous).
+const minimalInstance = (await parseConfigText('instances:\n  - name: test\n', 'test', { env: {} })).instances[0]!;
+
 /** A planned probe for the scheduler, on a minimal instance. */
 export function plannedFake(probe: ProbeDefinition, schedule: Schedule, timeoutMs: number, instanceName = 'test'): PlannedProbe {
-  const instance = parseConfigText(`instances:\n  - name: ${instanceName}\n`, 'test', { env: {} }).instances[0]!;
+  const instance = { ...minimalInstance, name: instanceName };
   return {
     key: stateKey(instance.name, probe.name),
     instance,

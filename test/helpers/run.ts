@@ -91,7 +91,7 @@ export async function runOnce(spec: RunSpec): Promise<RunOutcome> {
     writeFileSync(caFile, spec.caPem);
   }
   const env = spec.env ?? {};
-  const config = parseConfigText(configYaml(spec, caFile), 'test.yaml', { env });
+  const config = await parseConfigText(configYaml(spec, caFile), 'test.yaml', { env });
   ranges ??= loadCloudflareRanges();
   const cloudflare = spec.cloudflareRanges === undefined ? ranges : parseCloudflareRanges(spec.cloudflareRanges, 'test ranges');
   const plan = buildPlan(config, cloudflare, env);

@@ -108,9 +108,9 @@ export interface Running {
 
 /** The exporter's real HTTP surface (createHttpServer) behind `webConfigPath`, on 127.0.0.1:0. */
 export async function startServer(webConfigPath: string, logger: Logger = pino({ level: 'silent' })): Promise<Running> {
-  const plan = buildPlan(parseConfigText('instances: [ { name: x } ]', 'test', { env: {} }), parseCloudflareRanges('1.0.0.0/8', 'test'), {});
+  const plan = buildPlan(await parseConfigText('instances: [ { name: x } ]', 'test', { env: {} }), parseCloudflareRanges('1.0.0.0/8', 'test'), {});
   const store = new ResultStore();
-  const watcher = WebConfigWatcher.load(webConfigPath, logger);
+  const watcher = await WebConfigWatcher.load(webConfigPath, logger);
   const reloads = { count: 0 };
   const server = createHttpServer(
     {
@@ -122,6 +122,7 @@ export async function startServer(webConfigPath: string, logger: Logger = pino({
         return undefined;
       },
       lifecycle: true,
+      runNow: async () => [],
       logger,
     },
     watcher,

@@ -55,9 +55,9 @@ function webConfig(yaml: string, cert: TestCert = first): { dir: string; path: s
 
 const TLS = 'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n';
 
-function issuesOf(load: () => unknown): readonly string[] {
+async function issuesOf(load: () => Promise<unknown>): Promise<readonly string[]> {
   try {
-    load();
+    await load();
   } catch (err) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -66,7 +66,7 @@ function issuesOf(load: () => unknown): readonly string[] {
 }
 
 describe('loading a web config file', () => {
-  it('reads the toolkit keys, resolving relative file names against the file', () => {
+  it('reads the toolkit keys, resolving relative file names against the file', async () => {
     const { path } = webConfig(
       [
         TLS,
@@ -82,7 +82,7 @@ describe('loading a web config file', () => {
         `basic_auth_users: { alice: "${hash('a')}" }`,
       ].join('\n'),
     );
-    const config = loadWebConfig(path);
+    const config = await loadWebConfig(path);
     expect(config.tls).toMatchObject({
       cert: first.chainPem,
       key: first.keyPem,
@@ -99,27 +99,27 @@ describe('loading a web config file', () => {
     expect([...config.users.keys()]).toEqual(['alice']);
   });
 
-  it('an empty file, or one without TLS keys, means plain HTTP and no auth', () => {
-    expect(loadWebConfig(webConfig('').path)).toMatchObject({ tls: undefined, users: new Map(), headers: {}, rateLimit: undefined });
-    expect(loadWebConfig(webConfig('tls_server_config:\n  min_version: TLS13\nhttp_server_config:\n').path).tls).toBeUndefined();
+  it('an empty file, or one without TLS keys, means plain HTTP and no auth', async () => {
+    expect(await loadWebConfig(webConfig('').path)).toMatchObject({ tls: undefined, users: new Map(), headers: {}, rateLimit: undefined });
+    expect((await loadWebConfig(webConfig('tls_server_config:\n  min_version: TLS13\nhttp_server_config:\n').path)).tls).toBeUndefined();
   });
 
-  it('inline cert and key work like the files', () => {
+  it('inline cert and key work like the files', async () => {
     const text = `tls_server_config:\n  cert: ${JSON.stringify(first.chainPem)}\n  key: ${JSON.stringify(first.keyPem)}\n`;
-    expect(parseWebConfigText(text, 'inline', tmpdir()).tls?.cert).toBe(first.chainPem);
+    expect((await parseWebConfigText(text, 'inline', tmpdir())).tls?.cert).toBe(first.chainPem);
   });
 
-  it('an unknown key, a missing cert file, a bad bcrypt hash and a bad min_version are each named with their path', () => {
-    expect(issuesOf(() => loadWebConfig(webConfig(`${TLS}  cert_path: x\nbasic_auth: {}\n`).path))).toEqual([
+  it('an unknown key, a missing cert file, a bad bcrypt hash and a bad min_version are each named with their path', async () => {
+    expect(await issuesOf(() => loadWebConfig(webConfig(`${TLS}  cert_path: x\nbasic_auth: {}\n`).path))).toEqual([
       'tls_server_config: unknown key "cert_path"',
       '(root): unknown key "basic_auth"',
     ]);
     const { dir, path } = webConfig('tls_server_config:\n  cert_file: missing.crt\n  key_file: server.key\n');
-    expect(issuesOf(() => loadWebConfig(path))).toEqual([`tls_server_config.cert_file: cannot read ${join(dir, 'missing.crt')}: ENOENT`]);
-    expect(issuesOf(() => loadWebConfig(webConfig(`basic_auth_users:\n  alice: secret\n  bob: "${hash('b')}"\n`).path))).toEqual([
+    expect(await issuesOf(() => loadWebConfig(path))).toEqual([`tls_server_config.cert_file: cannot read ${join(dir, 'missing.crt')}: ENOENT`]);
+    expect(await issuesOf(() => loadWebConfig(webConfig(`basic_auth_users:\n  alice: secret\n  bob: "${hash('b')}"\n`).path))).toEqual([
       'basic_auth_users.alice: not a bcrypt hash',
     ]);
-    expect(issuesOf(() => loadWebConfig(webConfig(`${TLS}  min_version: TLS1.2\n`).path))).toEqual([
+    expect(await issuesOf(() => loadWebConfig(webConfig(`${TLS}  min_version: TLS1.2\n`).path))).toEqual([
       'tls_server_config.min_version: must be one of "TLS10", "TLS11", "TLS12", "TLS13"',
     ]);
   });
@@ -150,14 +150,14 @@ describe('loading a web config file', () => {
       ['tls_server_config: [\n', [expect.stringMatching(/^YAML line \d+: /) as unknown as string]],
     ];
     for (const [yaml, issues] of cases) {
-      expect(issuesOf(() => loadWebConfig(write(dir, 'web.yml', yaml))), yaml).toEqual(issues);
+      expect(await issuesOf(() => loadWebConfig(write(dir, 'web.yml', yaml))), yaml).toEqual(issues);
     }
-    expect(issuesOf(() => loadWebConfig(join(dir, 'nope.yml')))).toEqual([`cannot read ${join(dir, 'nope.yml')}: ENOENT`]);
+    expect(await issuesOf(() => loadWebConfig(join(dir, 'nope.yml')))).toEqual([`cannot read ${join(dir, 'nope.yml')}: ENOENT`]);
   });
 
-  it('lists every problem at once', () => {
+  it('lists every problem at once', async () => {
     const { path } = webConfig(`tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\nbasic_auth_users: { alice: x }\nhttp_server_config: { headers: { X-Frame-Options: allow } }\n`);
-    expect(issuesOf(() => loadWebConfig(path))).toHaveLength(4);
+    expect(await issuesOf(() => loadWebConfig(path))).toHaveLength(4);
   });
 });
 
@@ -301,7 +301,7 @@ describe('the wiring', () => {
 
   it('startApp takes webConfigFile: url() says https and the server needs the credentials', async () => {
     const { path } = webConfig(`${TLS}basic_auth_users: { prometheus: "${hash('scrape')}" }\n`);
-    app = await startApp({ config: parseConfigText(configText, 'test', { env: {} }), configPath: undefined, logger: silentLogger, env: {}, maxStartJitterMs: 0, webConfigFile: path });
+    app = await startApp({ config: await parseConfigText(configText, 'test', { env: {} }), configPath: undefined, logger: silentLogger, env: {}, maxStartJitterMs: 0, webConfigFile: path });
     const url = new URL(app.url());
     expect(url.protocol).toBe('https:');
     const port = Number(url.port);
@@ -311,7 +311,7 @@ describe('the wiring', () => {
 
   it('startApp refuses an invalid web config before starting anything', async () => {
     const { path } = webConfig('basic_auth_users: { alice: plain }\n');
-    await expect(startApp({ config: parseConfigText(configText, 'test', { env: {} }), configPath: undefined, logger: silentLogger, env: {}, webConfigFile: path })).rejects.toThrow(ConfigError);
+    await expect(startApp({ config: await parseConfigText(configText, 'test', { env: {} }), configPath: undefined, logger: silentLogger, env: {}, webConfigFile: path })).rejects.toThrow(ConfigError);
   });
 
   it('the CLI exits 2 listing the problems for a bad --web.config.file (needs `npm run build`)', () => {
@@ -338,7 +338,7 @@ describe('the shipped example and docs', () => {
   it('web-config.example.yml loads, and its documented password matches its hash', async () => {
     const { dir } = webConfig('');
     const text = readFileSync(new URL('web-config.example.yml', root), 'utf8');
-    const config = loadWebConfig(write(dir, 'web.yml', localise(text, dir)));
+    const config = await loadWebConfig(write(dir, 'web.yml', localise(text, dir)));
     expect(config.tls?.cert).toBe(first.chainPem);
     expect(Object.keys(config.headers).length).toBeGreaterThan(0);
     const password = /password is "([^"]+)"/.exec(text)?.[1];
@@ -346,12 +346,12 @@ describe('the shipped example and docs', () => {
     expect(await bcrypt.compare(password!, config.users.get('prometheus')!)).toBe(true);
   });
 
-  it('every YAML example in docs/web-config.md loads', () => {
+  it('every YAML example in docs/web-config.md loads', async () => {
     const { dir } = webConfig('');
     write(dir, 'client-ca.crt', ca.certPem);
     const doc = readFileSync(new URL('docs/web-config.md', root), 'utf8');
     const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
     expect(blocks.length).toBeGreaterThan(0);
-    for (const block of blocks) expect(() => parseWebConfigText(localise(block, dir), 'docs/web-config.md', dir), block).not.toThrow();
+    for (const block of blocks) await expect(parseWebConfigText(localise(block, dir), 'docs/web-config.md', dir), block).resolves.toBeDefined();
   });
 });

@@ -16,8 +16,12 @@ import { ResultStore } from '../../src/runner/store.js';
 
 const CONFIG = 'instances:\n  - name: "lab"\n    url: https://gitlab.example.com\n    admin_token: a\n    duo_user_token: d\n  - name: "lab2"\n    url: https://gitlab2.example.com\n    admin_token: a\n';
 
+// The configs the tests plan from, loaded once (the loader is asynchronous; planFor is not).
+const ONE_INSTANCE = CONFIG.slice(0, CONFIG.indexOf('  - name: "lab2"'));
+const CONFIGS = new Map(await Promise.all([CONFIG, ONE_INSTANCE].map(async (text) => [text, await parseConfigText(text, 'test', { env: {} })] as const)));
+
 function planFor(text: string): Plan {
-  return buildPlan(parseConfigText(text, 'test', { env: {} }), parseCloudflareRanges('1.0.0.0/8', 'test'), {});
+  return buildPlan(CONFIGS.get(text)!, parseCloudflareRanges('1.0.0.0/8', 'test'), {});
 }
 
 function resultFor(p: PlannedProbe, i: number, success: boolean): ProbeResult {
@@ -132,7 +136,7 @@ describe.each([
     expect(after.actual).toContain(`gitlab_duo_probe_last_run_timestamp_seconds{${labels}} ${result.finishedAt / 1000}`);
     expect(after.actual).toContain(`gitlab_duo_probe_skipped_runs_total{gitlab="lab",probe="${second!.probe.name}"} 1`);
 
-    replan(CONFIG.slice(0, CONFIG.indexOf('  - name: "lab2"')));
+    replan(ONE_INSTANCE);
     const reloaded = await render(metrics, openMetrics);
     expect(reloaded.actual).toBe(reloaded.expected);
     expect(reloaded.actual).toContain('gitlab="lab"');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
-import type { InstanceConfig } from '../../src/config/schema.js';
+import type { Config, InstanceConfig } from '../../src/config/schema.js';
 import type { Capabilities } from '../../src/gitlab/capabilities.js';
 import { resolveEnvironment } from '../../src/gitlab/deployment.js';
 import type { ApplicationSettings } from '../../src/gitlab/rest.js';
@@ -215,7 +215,7 @@ describe('composite_identity', () => {
   });
 
   describe('in the plan', () => {
-    const config = () =>
+    const config = (): Promise<Config> =>
       parseConfigText(`instances:\n  - name: test\n    url: https://gitlab.test\n    admin_token: ${ADMIN_TOKEN}\n`, 'test.yaml', { env: {} });
 
     it('is skipped where nothing was detected (the test default), so it never runs', async () => {
@@ -224,8 +224,8 @@ describe('composite_identity', () => {
       expect(outcome.planned.skippedBecause).toMatch(/^cannot be determined from the API/);
     });
 
-    it('is scheduled and required with the field detected and the Agent Platform in use', () => {
-      const plan = buildPlan(config(), loadCloudflareRanges(), {}, new Map([['test', IN_USE]]));
+    it('is scheduled and required with the field detected and the Agent Platform in use', async () => {
+      const plan = buildPlan(await config(), loadCloudflareRanges(), {}, new Map([['test', IN_USE]]));
       const planned = plan.probes.find((p) => p.probe.name === 'composite_identity')!;
       expect(planned.skippedBecause).toBeUndefined();
       expect(planned.required).toBe(true);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Capabilities } from '../../src/gitlab/capabilities.js';
-import { resolveEnvironment, type Deployment, type InstanceEnvironment } from '../../src/gitlab/deployment.js';
+import { DEPLOYMENTS, resolveEnvironment, type Deployment, type InstanceEnvironment } from '../../src/gitlab/deployment.js';
 import type { CloudConnectorProbeResult } from '../../src/gitlab/queries.js';
 import type { ApplicationSettings } from '../../src/gitlab/rest.js';
 import { parseVersion } from '../../src/gitlab/version.js';
@@ -13,9 +13,16 @@ import { verdictFor } from '../../src/probes/health-check-verdict.js';
 const AGENT_PLATFORM_ON: ApplicationSettings = { duo_features_enabled: true, duo_agent_platform_enabled: true, instance_level_ai_beta_features_enabled: true };
 const AGENT_PLATFORM_OFF: ApplicationSettings = { duo_features_enabled: true, duo_agent_platform_enabled: false };
 
+// One instance per deployment profile, loaded once up front (the config loader is asynchronous).
+const INSTANCES = new Map(
+  await Promise.all(
+    DEPLOYMENTS.map(async (deployment) => [deployment, (await parseConfigText(stringify({ instances: [{ name: 'test', url: 'https://gitlab.test', deployment }] }), 'test.yaml', { env: {} })).instances[0]!] as const),
+  ),
+);
+
 /** The environment of an instance with `deployment` in its config on GitLab `version`. */
 function env(version: string | undefined, deployment: Deployment = 'cloud', applicationSettings?: ApplicationSettings): InstanceEnvironment {
-  const instance = parseConfigText(stringify({ instances: [{ name: 'test', url: 'https://gitlab.test', deployment }] }), 'test.yaml', { env: {} }).instances[0]!;
+  const instance = INSTANCES.get(deployment)!;
   const caps: Capabilities | undefined =
     version === undefined
       ? undefined

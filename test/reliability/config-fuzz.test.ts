@@ -239,7 +239,7 @@ describe(`config fuzz (seed ${SEED})`, () => {
     // A daemon that every RELOAD_EVERY-th case is sent to as a reload; its own config runs nothing.
     appConfigPath = join(dir, 'running.yaml');
     writeFileSync(appConfigPath, stringify({ instances: [{ name: 'running' }], defaults: { probes: Object.fromEntries(PROBE_NAMES.map((p) => [p, { enabled: false }])) }, web: { listen_address: '127.0.0.1:0' } }));
-    app = await startApp({ config: loadConfigFile(appConfigPath, { env: {} }), configPath: appConfigPath, logger: silentLogger, env: { GITLAB_DUO_TOKEN: ENV_TOKEN } });
+    app = await startApp({ config: await loadConfigFile(appConfigPath, { env: {} }), configPath: appConfigPath, logger: silentLogger, env: { GITLAB_DUO_TOKEN: ENV_TOKEN } });
   });
 
   afterAll(async () => {

@@ -107,7 +107,7 @@ async function exporter(webConfig?: string): Promise<{ app: App; dir: string }> 
     webConfigFile = join(dir, 'web.yml');
     writeFileSync(webConfigFile, webConfig);
   }
-  const app = await startApp({ config: loadConfigFile(configPath, { env: {} }), configPath, logger: silentLogger, env: {}, maxStartJitterMs: 0, webConfigFile, enableLifecycle: true });
+  const app = await startApp({ config: await loadConfigFile(configPath, { env: {} }), configPath, logger: silentLogger, env: {}, maxStartJitterMs: 0, webConfigFile, enableLifecycle: true });
   onTestFinished(() => app.stop());
   return { app, dir };
 }

@@ -174,7 +174,7 @@ async function daemon(w: World, format: LogFormat): Promise<{ app: App; logs: st
     },
   });
   const logger = createLogger({ level: 'debug', format, destination });
-  const app = await startApp({ config: loadConfigFile(w.configPath, { env: w.env }), configPath: w.configPath, logger, env: w.env, maxStartJitterMs: 0, enableLifecycle: true });
+  const app = await startApp({ config: await loadConfigFile(w.configPath, { env: w.env }), configPath: w.configPath, logger, env: w.env, maxStartJitterMs: 0, enableLifecycle: true });
   onTestFinished(() => app.stop());
   return { app, logs };
 }

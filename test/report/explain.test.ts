@@ -37,8 +37,8 @@ describe('explain', () => {
     expect(fixAdvice('proxy_env', 'requirement_not_met').runbook?.alert).toBe('GitLabDuoProxyEnvInconsistent');
   });
 
-  it('says which token or setting enables a skipped probe', () => {
-    const plan = testPlan();
+  it('says which token or setting enables a skipped probe', async () => {
+    const plan = await testPlan();
     const hint = (instance: string, probe: string) => enablingHint(plan.probes.find((p) => p.instance.name === instance && p.probe.name === probe)!);
     expect(TOKEN_ADVICE).toEqual({ admin: 'an admin token with read_api + admin_mode', duo_user: 'a Duo-seated user\u2019s token with ai_features + read_api' });
     expect(hint('bare', 'health_check')).toBe(`Configure ${TOKEN_ADVICE.admin} (admin_token, admin_token_file or GITLAB_ADMIN_TOKEN).`);

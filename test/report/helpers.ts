@@ -21,7 +21,7 @@ export const PROXY_URL = `http://${SENTINELS.proxyUser}:${SENTINELS.proxyPasswor
  * Two instances: `lab` with every secret the config can hold (tokens, userinfo in the URL, a proxy
  * with credentials), and `bare` with a URL and no token, so token-gated probes are skipped.
  */
-export function testPlan(): Plan {
+export async function testPlan(): Promise<Plan> {
   const yaml = [
     'instances:',
     '  - name: lab',
@@ -35,7 +35,7 @@ export function testPlan(): Plan {
     '    probes:',
     '      composite_identity: { enabled: false }',
   ].join('\n');
-  const config = parseConfigText(yaml, 'test', { env: {} });
+  const config = await parseConfigText(yaml, 'test', { env: {} });
   return buildPlan(config, parseCloudflareRanges('104.16.0.0/13\n', 'test'), {});
 }
 

@@ -23,8 +23,10 @@ function leakyStore(): ResultStore {
 
 const findProbe = (report: Report, instance: string, probe: string) => report.instances.find((i) => i.name === instance)!.probes.find((p) => p.name === probe)!;
 
+const fixturePlan = await testPlan();
+
 describe('the readiness report', () => {
-  const plan = testPlan();
+  const plan = fixturePlan;
   const report = buildReport(plan, leakyStore(), NOW);
 
   it('carries no token, no URL userinfo and no proxy credentials, in any format or on the status page', () => {

@@ -196,7 +196,7 @@ export async function runThroughProxy(probe: InboundProbe, backend: Backend, pro
       },
     ],
   });
-  const plan = buildPlan(parseConfigText(yaml, 'reverse-proxy.yaml', { env: {} }), loadCloudflareRanges(), {});
+  const plan = buildPlan(await parseConfigText(yaml, 'reverse-proxy.yaml', { env: {} }), loadCloudflareRanges(), {});
   const planned = plan.probes.find((p) => p.probe.name === probe);
   if (!planned) throw new Error(`the plan has no ${probe}`);
   if (planned.skippedBecause !== undefined) throw new Error(`${probe} is skipped: ${planned.skippedBecause}`);

@@ -26,7 +26,7 @@ export async function startDaemon(yaml: string): Promise<Daemon> {
     },
   });
   const logger = createLogger({ level: 'debug', format: 'json', destination });
-  const config = parseConfigText(yaml, 'reliability.yaml', { env: {} });
+  const config = await parseConfigText(yaml, 'reliability.yaml', { env: {} });
   // A faulty GitLab cannot say what it offers; detection gives up quickly and the probes still run.
   const app = await startApp({ config, configPath: undefined, logger, env: {}, maxStartJitterMs: 0, detectTimeoutMs: 1000 });
   return { app, logs };

@@ -32,6 +32,6 @@ export async function planFakeGitLab(port: number, timeout = '3s'): Promise<{ pl
     ],
     defaults: { probes: Object.fromEntries(PROBE_NAMES.map((p) => [p, { timeout }])) },
   });
-  const plan = buildPlan(parseConfigText(yaml, 'fuzz.yaml', { env: {} }), loadCloudflareRanges(), {});
+  const plan = buildPlan(await parseConfigText(yaml, 'fuzz.yaml', { env: {} }), loadCloudflareRanges(), {});
   return { plan, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

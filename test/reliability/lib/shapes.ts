@@ -66,7 +66,7 @@ async function capture(): Promise<Shapes> {
   const dir = mkdtempSync(join(tmpdir(), 'gde-shapes-'));
   try {
     writeFileSync(join(dir, 'ca.pem'), sim.caPem);
-    const config = parseConfigText(stringify({ instances: [exporterInstanceConfig(sim, join(dir, 'ca.pem'))] }), 'shapes', { env: {} });
+    const config = await parseConfigText(stringify({ instances: [exporterInstanceConfig(sim, join(dir, 'ca.pem'))] }), 'shapes', { env: {} });
     const planned = buildPlan(config, loadCloudflareRanges(), {}).probes[0]!;
     const shapes: Partial<Record<ShapeKey, unknown>> = {};
     for (const call of CALLS) {
