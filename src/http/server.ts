@@ -5,7 +5,9 @@ import type { ExporterMetrics } from '../metrics/registry.js';
 import { buildReport } from '../report/report.js';
 import { renderReport } from '../report/render.js';
 import type { Plan } from '../runner/plan.js';
+import type { RunNowAnswer } from '../runner/scheduler.js';
 import type { ResultStore } from '../runner/store.js';
+import { PROBE_NAMES } from '../probes/index.js';
 import { webConfigMiddleware } from './auth.js';
 import { renderStatusPage } from './status-page.js';
 import { createTlsServer, type WebConfigWatcher } from './tls-server.js';
@@ -16,6 +18,8 @@ export interface HttpDeps {
   plan(): Plan;
   /** Re-reads the config; resolves with an error message when the new one was refused. */
   reload(): Promise<string | undefined>;
+  /** Runs a probe (or `all`) now, on every instance or on `gitlab` only. */
+  runNow(probe: string, gitlab?: string): Promise<RunNowAnswer[]>;
   /** `--web.enable-lifecycle`: whether POST /-/reload may reload (SIGHUP always can). */
   readonly lifecycle: boolean;
   readonly logger: Logger;
@@ -34,6 +38,7 @@ export function createHttpServer(deps: HttpDeps, webConfig?: WebConfigWatcher): 
   app.get('/-/healthy', (_req, res) => void res.type('text/plain').send('Healthy.\n'));
   app.get('/-/ready', (_req, res) => void res.type('text/plain').send('Ready.\n'));
   app.all('/-/reload', (req, res) => void handleReload(req, res, deps));
+  app.all('/-/probe/:name', (req, res) => void handleRunNow(req, res, deps));
   // The pages a browser shows; /metrics and the health endpoints answer to any Host (scrapers
   // address the exporter by IP, service name or port-forward).
   const page = allowedHostsOnly(deps);
@@ -71,7 +76,7 @@ function limitBody(req: Request, res: Response, next: NextFunction): void {
  * and no page may be framed (clickjacking) or leak its URL as a referrer.
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',
@@ -153,6 +158,63 @@ async function handleReload(req: Request, res: Response, deps: HttpDeps): Promis
   const error = await deps.reload();
   if (error) res.status(500).type('text/plain').send(`failed to reload config: ${error}\n`);
   else res.type('text/plain').send('Reloaded.\n');
+}
+
+/**
+ * POST /-/probe/<name> (or `all`), optionally `?gitlab=<instance>`: runs the probe now and answers
+ * when the runs are over (each within its timeout). Not a lifecycle operation, so on by default;
+ * behind the web config's basic auth like every route, refused cross-site, and each probe runs at
+ * most once per RUN_NOW_MIN_GAP_MS this way (429 with Retry-After). A browser (the status page's
+ * buttons, a form POST) is sent back to the status page; programs get JSON.
+ */
+async function handleRunNow(req: Request, res: Response, deps: HttpDeps): Promise<void> {
+  const name = typeof req.params.name === 'string' ? req.params.name : '';
+  if (req.method !== 'POST') {
+    res.status(405).set('Allow', 'POST').type('text/plain').send('Only POST requests allowed.\n');
+    return;
+  }
+  if (name !== 'all' && !(PROBE_NAMES as readonly string[]).includes(name)) {
+    res.status(404).type('text/plain').send(`No probe of that name; use one of: all, ${PROBE_NAMES.join(', ')}.\n`);
+    return;
+  }
+  const crossSite = crossSiteReason(req);
+  if (crossSite) {
+    res.status(403).type('text/plain').send(`Cross-site requests cannot run probes: ${crossSite}.\n`);
+    return;
+  }
+  if (!(await bodyReceived(req))) return;
+  const gitlab = typeof req.query.gitlab === 'string' ? req.query.gitlab : undefined;
+  const answers = await deps.runNow(name, gitlab);
+  if (answers.length === 0) {
+    res.status(404).type('text/plain').send('No such instance.\n');
+    return;
+  }
+  const tooSoon = answers.map((a) => (a.outcome.kind === 'too_soon' ? a.outcome.retryAfterMs : 0));
+  const allTooSoon = tooSoon.every((ms) => ms > 0);
+  if ((req.get('accept') ?? '').includes('text/html') && !allTooSoon) {
+    res.redirect(303, '/');
+    return;
+  }
+  if (allTooSoon) res.status(429).set('Retry-After', String(Math.ceil(Math.min(...tooSoon) / 1000)));
+  res.type('application/json').send(JSON.stringify({ runs: answers.map(describeRunNow) }, null, 2));
+}
+
+/** The JSON a program gets back: per probe and instance, what happened and the result. */
+function describeRunNow(answer: RunNowAnswer): Record<string, unknown> {
+  const { gitlab, probe, outcome } = answer;
+  switch (outcome.kind) {
+    case 'ran':
+    case 'joined': {
+      const r = outcome.result;
+      return { gitlab, probe, status: outcome.kind, ...(r ? { success: r.success, reason: r.reason ?? null, message: r.message, duration_seconds: r.durationSeconds } : {}) };
+    }
+    case 'too_soon':
+      return { gitlab, probe, status: 'too_soon', retry_after_seconds: Math.ceil(outcome.retryAfterMs / 1000) };
+    case 'skipped':
+      return { gitlab, probe, status: 'skipped', why: outcome.why };
+    case 'not_scheduled':
+      return { gitlab, probe, status: 'not_scheduled' };
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { DOCS_BASE_URL } from '../report/explain.js';
 import { buildReport, type InstanceReport, type ProbeReport } from '../report/report.js';
 import type { Plan } from '../runner/plan.js';
 import type { ResultStore } from '../runner/store.js';
+import { visible } from '../text/escape.js';
 
 // Every interpolation goes through `html`, which escapes unless the value is already Html: escaping
 // cannot be forgotten for one field.
@@ -12,8 +13,9 @@ class Html {
 }
 type Part = Html | string | number | boolean | undefined | null | readonly Part[];
 
+// Control characters first (visible escapes, text/escape.ts): a bidi override would reorder the page's text.
 const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  visible(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function part(value: Part): string {
   if (value === undefined || value === null || value === false || value === true) return '';
@@ -70,7 +72,10 @@ function headline(instance: InstanceReport): Html {
   const link = (name: string, n: number) => html`${n > 0 ? ', ' : ''}<a href="#${anchor(instance.name, name)}">${name}</a>`;
   const failing = s.blocking.filter((name) => instance.probes.find((p) => p.name === name)?.status === 'fail');
   const waiting = s.blocking.filter((name) => !failing.includes(name));
-  return html`${failing.length > 0 ? html`Failing: ${failing.map(link)}. ` : ''}${waiting.length > 0 ? html`Not run yet: ${waiting.map(link)}. ` : ''}${s.passed} pass${skipped}.`;
+  // Only where one failure explains another: then the root causes are what to look at first.
+  const causes = instance.causes.some((c) => c.affected.length > 0) ? instance.causes : [];
+  const cause = (c: InstanceReport['causes'][number], n: number) => html`${n > 0 ? '; ' : ''}<a href="#${anchor(instance.name, c.probe)}">${c.probe}</a>${c.affected.length > 0 ? html` (${c.summary})` : ''}`;
+  return html`${failing.length > 0 ? html`Failing: ${failing.map(link)}. ` : ''}${causes.length > 0 ? html`Root cause${causes.length > 1 ? 's' : ''}: ${causes.map(cause)}. ` : ''}${waiting.length > 0 ? html`Not run yet: ${waiting.map(link)}. ` : ''}${s.passed} pass${skipped}.`;
 }
 
 function instanceSection(instance: InstanceReport, now: Date, history: (probe: string) => HistoryEntry[]): Html {
@@ -81,7 +86,7 @@ ${instance.url ? html`<p class="url">${instance.url}</p>` : ''}
 ${environment(instance)}
 <p class="counts">${count(s.passed, 'pass', 'pass')} · ${count(s.failed, 'fail', 'failing')} · ${count(s.skipped, 'skipped', 'skipped')} · ${count(s.pending, 'pending', 'pending')}</p>
 <table><thead><tr><th>State</th><th>Probe</th><th>Last run</th><th>Duration and phases</th><th>Recent runs (oldest → newest)</th></tr></thead>
-${instance.probes.map((p) => probeRows(instance.name, p, now, history(p.name)))}
+${instance.probes.map((p) => probeRows(instance, p, now, history(p.name)))}
 </table></section>`;
 }
 
@@ -97,16 +102,26 @@ function environment(instance: InstanceReport): Html {
 /** A count, coloured only when there is something to see. */
 const count = (n: number, state: ProbeReport['status'], label: string): Html => html`<span class="${n > 0 ? `t-${state}` : 't-skipped'}">${n} ${label}</span>`;
 
-function probeRows(instance: string, p: ProbeReport, now: Date, history: HistoryEntry[]): Html {
+function probeRows(inst: InstanceReport, p: ProbeReport, now: Date, history: HistoryEntry[]): Html {
+  const instance = inst.name;
   return html`<tbody id="${anchor(instance, p.name)}" class="${p.status}">
 <tr><td><span class="badge ${p.status}">${STATE_LABEL[p.status]}</span></td>
 <td><b class="name">${p.name}</b> <span class="tag">${p.group}</span>${p.required ? '' : html` <span class="tag">optional</span>`}
 <div class="small">${p.proves}</div><div class="small mono">${p.target}</div>${p.status === 'pass' ? html`<div class="seen">${p.message}</div>${notesOf(p)}` : ''}</td>
-<td>${p.lastRun ? html`${ago(now.getTime() - Date.parse(p.lastRun))}<div class="small">${when(p.lastRun)}</div>` : html`<span class="small">never</span>`}<div class="small">${p.schedule}</div></td>
+<td>${p.lastRun ? html`${ago(now.getTime() - Date.parse(p.lastRun))}<div class="small">${when(p.lastRun)}</div>` : html`<span class="small">never</span>`}<div class="small">${p.schedule}</div>${runNowButton(instance, p)}</td>
 <td>${timing(p)}</td>
 <td>${marks(history, now)}</td></tr>
-${p.status === 'pass' ? '' : html`<tr class="detail"><td></td><td colspan="4">${detail(p)}</td></tr>`}
+${p.status === 'pass' ? '' : html`<tr class="detail"><td></td><td colspan="4">${detail(p, inst)}</td></tr>`}
 </tbody>`;
+}
+
+/**
+ * A form, not a script (the page's CSP allows none): POST /-/probe/<name> for this instance, which
+ * runs the probe and sends the browser back here (303). Not for skipped probes.
+ */
+function runNowButton(instance: string, p: ProbeReport): Html {
+  if (p.status === 'skipped') return html``;
+  return html`<form method="post" action="/-/probe/${p.name}?gitlab=${encodeURIComponent(instance)}" class="run-now"><button type="submit" title="run this probe now (at most once every 10 s)">Run now</button></form>`;
 }
 
 /** Notes beyond the first (which is the message of a passing run). */
@@ -116,13 +131,20 @@ function notesOf(p: ProbeReport): Html {
 }
 
 /** The row under a probe that is not passing: why, and what to do. */
-function detail(p: ProbeReport): Html {
+function detail(p: ProbeReport, instance: InstanceReport): Html {
   const notes = notesOf(p);
+  const link = (name: string) => html`<a href="#${anchor(instance.name, name)}">${name}</a>`;
   switch (p.status) {
-    case 'fail':
-      return html`<p><b>Why:</b> ${p.explanation} <code>${p.reason}</code></p>
+    case 'fail': {
+      // An explained failure names its root cause, whose fix it shows; a root names what it breaks.
+      const root = p.rootCause;
+      const explains = instance.causes.find((c) => c.probe === p.name)?.affected ?? [];
+      return html`${root ? html`<p class="cause">caused by ${link(root.probe)}${root.via.length > 0 ? html` (through ${root.via.map((v, i) => html`${i > 0 ? ', ' : ''}${link(v)}`)})` : ''}: ${root.summary}</p>` : ''}
+${explains.length > 0 ? html`<p class="cause">root cause of ${explains.map((a, i) => html`${i > 0 ? ', ' : ''}${link(a.probe)}`)}</p>` : ''}
+<p><b>Why:</b> ${p.explanation} <code>${p.reason}</code></p>
 <p><b>Message:</b> <span class="mono">${p.message}</span></p>${notes}
-${p.fix ? html`<p class="fix"><b>Fix:</b> ${p.fix.advice}<br><a href="${p.fix.docs.url}">${p.fix.docs.path}</a>${p.fix.runbook ? html` · runbook: <a href="${p.fix.runbook.url}">${p.fix.runbook.alert}</a>` : ''}</p>` : ''}`;
+${p.fix ? html`<p class="fix"><b>Fix${root ? ` (${root.probe})` : ''}:</b> ${p.fix.advice}<br><a href="${p.fix.docs.url}">${p.fix.docs.path}</a>${p.fix.runbook ? html` · runbook: <a href="${p.fix.runbook.url}">${p.fix.runbook.alert}</a>` : ''}</p>` : ''}`;
+    }
     case 'skipped':
       return html`<p><b>Skipped:</b> ${p.skippedBecause}.</p>${p.enableWith ? html`<p class="enable"><b>To enable:</b> ${p.enableWith}</p>` : ''}`;
     case 'pending':
@@ -192,7 +214,7 @@ tbody.fail{background:#fff5f5}tbody.skipped,tbody.pending{background:#fafbfc}.na
 .badge,.pill{display:inline-block;border-radius:10px;padding:.05rem .55rem;font-weight:600;font-size:12px;color:#fff}
 .badge.pass,.pill.pass{background:#1a7f37}.badge.fail,.pill.fail{background:#cf222e}.badge.skipped{background:#818b98}.badge.pending{background:#9a6700}
 .t-pass{color:#1a7f37}.t-fail{color:#cf222e}.t-skipped{color:#59636e}.t-pending{color:#9a6700}time{white-space:nowrap}
-.seen{margin-top:.3rem;font-size:12px;color:#1a7f37}.fix{background:#fff8c5;border-left:3px solid #d4a72c;padding:.3rem .5rem}.enable{background:#ddf4ff;border-left:3px solid #54aeff;padding:.3rem .5rem}
+.seen{margin-top:.3rem;font-size:12px;color:#1a7f37}.cause{font-weight:600;color:#cf222e}.fix{background:#fff8c5;border-left:3px solid #d4a72c;padding:.3rem .5rem}.enable{background:#ddf4ff;border-left:3px solid #54aeff;padding:.3rem .5rem}
 .bar{display:flex;width:160px;height:8px;background:#eaeef2;border-radius:2px;overflow:hidden;margin:.25rem 0}.bar span{display:block;height:100%}
 .legend{font-size:11px;color:#59636e;max-width:220px}.legend span{margin-right:.5rem;white-space:nowrap}.legend i{display:inline-block;width:8px;height:8px;margin-right:2px}
 .marks{display:flex;gap:2px;align-items:center;flex-wrap:wrap}.m{display:inline-block;width:7px;height:18px;border-radius:2px}.m.pass{background:#2da44e}.m.fail{background:#cf222e}

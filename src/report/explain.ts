@@ -120,12 +120,17 @@ export interface Fix {
 
 const docLink = (file: string, anchor: string): DocLink => ({ path: `docs/${file}#${anchor}`, url: `${DOCS_BASE_URL}${file}#${anchor}` });
 
+/** The runbook section of an alert. */
+export function runbookLink(alert: string): DocLink & { readonly alert: string } {
+  return { alert, ...docLink('runbook.md', alert.toLowerCase()) };
+}
+
 /** The fix for a failing probe; `reason` undefined gives the probe's general advice. */
 export function fixAdvice(probe: string, reason: FailureReason | undefined, token?: TokenKind): Fix {
   const alert = (reason && SPECIFIC_ALERTS[probe]?.[reason]) ?? ALERTS[probe];
   return {
     advice: fixFor(probe, reason, token),
     docs: docLink('probes.md', probe),
-    ...(alert ? { runbook: { alert, ...docLink('runbook.md', alert.toLowerCase()) } } : {}),
+    ...(alert ? { runbook: runbookLink(alert) } : {}),
   };
 }

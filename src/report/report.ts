@@ -2,12 +2,13 @@ import { describeSchedule } from '../config/schema.js';
 import type { FailureReason } from '../errors.js';
 import type { Fact, Phase, ProbeGroup, TokenKind } from '../probes/types.js';
 import type { Plan, PlannedProbe } from '../runner/plan.js';
-import type { InstanceEnvironment } from '../gitlab/deployment.js';
+import type { Deployment, InstanceEnvironment } from '../gitlab/deployment.js';
 import { versionLabel } from '../gitlab/version.js';
 import type { ResultStore } from '../runner/store.js';
 import { VERSION } from '../version.js';
-import { enablingHint, explainReason, fixAdvice, type Fix } from './explain.js';
+import { enablingHint, explainReason, fixAdvice, runbookLink, type Fix } from './explain.js';
 import { displayUrl, scrubberFor } from './redact.js';
+import { diagnose, type Failure } from './root-causes.js';
 
 /** Bumped when a field changes meaning or goes away (docs/report.md); new fields do not bump it. */
 export const REPORT_SCHEMA_VERSION = 1;
@@ -42,8 +43,37 @@ export interface ProbeReport {
   readonly durationSeconds?: number;
   readonly phases?: Readonly<Partial<Record<Phase, number>>>;
   readonly facts?: readonly Fact[];
-  /** For a failing probe: what to do, and where the docs say more. */
+  /**
+   * For a failing probe: what to do, and where the docs say more. When another failure explains
+   * this one (`rootCause`), the root cause's fix: fixing it is what makes this probe pass again.
+   */
   readonly fix?: Fix;
+  /** For a failing probe that another failing probe explains (src/report/causes.ts): the root of the chain. */
+  readonly rootCause?: RootCauseReport;
+}
+
+/** The root cause of a failure that another failure explains. */
+export interface RootCauseReport {
+  /** The failing probe nothing else explains. */
+  readonly probe: string;
+  readonly reason: FailureReason;
+  /** What is wrong, in a few words, e.g. `Silent Mode is on`. */
+  readonly summary: string;
+  /** Failing probes between this one and the root, nearest first (empty: the root explains it directly). */
+  readonly via: readonly string[];
+}
+
+/** A failure nothing else explains, with every failure it explains: one entry per cause. */
+export interface CauseReport {
+  readonly probe: string;
+  readonly reason: FailureReason;
+  /** What is wrong, in a few words: the graph's summary when it explains others, else the reason in plain words. */
+  readonly summary: string;
+  /** What the root probe's last run saw. */
+  readonly message: string;
+  /** The failing probes it explains, directly or through others, with their own reasons, in catalog order. */
+  readonly affected: readonly { readonly probe: string; readonly reason: FailureReason }[];
+  readonly fix: Fix;
 }
 
 export interface ReadinessSummary {
@@ -81,6 +111,8 @@ export interface InstanceReport {
   readonly ready: boolean;
   readonly summary: ReadinessSummary;
   readonly probes: readonly ProbeReport[];
+  /** The root causes of the failing probes, the one that explains the most first; empty when nothing fails. */
+  readonly causes: readonly CauseReport[];
 }
 
 /** The readiness report: the same document for `check`, /report.json, /report.md and the status page. */
@@ -94,10 +126,12 @@ export interface Report {
 
 export function buildReport(plan: Plan, store: ResultStore, now = new Date()): Report {
   const instances = plan.config.instances.map((instance): InstanceReport => {
-    const probes = plan.probes.filter((p) => p.instance === instance).map((p) => probeReport(p, store));
-    const ready = probes.every((p) => !p.required || p.status === 'pass' || p.status === 'skipped');
-    const environment = environmentReport(plan.environments.get(instance.name), scrubberFor(plan.probes.find((p) => p.instance === instance)!));
-    return { name: instance.name, url: displayUrl(instance.url), environment, ready, summary: summarise(probes, ready), probes };
+    const own = plan.probes.filter((p) => p.instance === instance).map((p) => probeReport(p, store));
+    const ready = own.every((p) => !p.required || p.status === 'pass' || p.status === 'skipped');
+    const env = plan.environments.get(instance.name);
+    const environment = environmentReport(env, scrubberFor(plan.probes.find((p) => p.instance === instance)!));
+    const { probes, causes } = withRootCauses(own, env?.deployment ?? 'cloud', now);
+    return { name: instance.name, url: displayUrl(instance.url), environment, ready, summary: summarise(probes, ready), causes, probes };
   });
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -154,9 +188,45 @@ function probeReport(p: PlannedProbe, store: ResultStore): ProbeReport {
     lastRun: new Date(last.finishedAt).toISOString(),
     durationSeconds: round(last.durationSeconds),
     phases: Object.fromEntries(Object.entries(last.phases).map(([k, v]) => [k, round(v)])),
-    facts: last.facts,
+    // Label values come from closed sets; scrubbed all the same, like every text of the report.
+    facts: last.facts.map((f) => (f.labels ? { ...f, labels: Object.fromEntries(Object.entries(f.labels).map(([k, v]) => [k, scrub(v)])) } : f)),
     ...(reason ? { fix: fixAdvice(p.probe.name, reason, p.probe.token) } : {}),
   };
+}
+
+/**
+ * The causal graph applied to one instance's failures: each explained failure names its root cause
+ * and carries the root's fix; the roots are listed once each, with what they explain.
+ */
+function withRootCauses(probes: readonly ProbeReport[], deployment: Deployment, now: Date): { probes: ProbeReport[]; causes: CauseReport[] } {
+  const failing = probes.filter((p): p is ProbeReport & { reason: FailureReason } => p.status === 'fail' && p.reason !== undefined);
+  const failures: Failure[] = failing.map((p) => ({ probe: p.name, reason: p.reason, facts: p.facts ?? [] }));
+  const diagnosis = diagnose(failures, { deployment, now });
+  const byName = new Map(failing.map((p) => [p.name, p]));
+  // The root probe's fix, or what the graph says about this cause where it says more (the alert
+  // that pages for it and its runbook section).
+  const rootFix = (name: string): Fix => {
+    const root = byName.get(name)!;
+    const own = root.fix ?? fixAdvice(root.name, root.reason, root.token);
+    const override = diagnosis.causes.find((c) => c.probe === name)?.edge?.fix;
+    return override ? { ...own, advice: override.advice, ...(override.alert ? { runbook: runbookLink(override.alert) } : {}) } : own;
+  };
+  const explained = probes.map((p): ProbeReport => {
+    const root = diagnosis.explained.get(p.name);
+    return root ? { ...p, fix: rootFix(root.probe), rootCause: { probe: root.probe, reason: root.reason, summary: root.summary, via: [...root.via] } } : p;
+  });
+  const causes = diagnosis.causes.map((c): CauseReport => {
+    const root = byName.get(c.probe)!;
+    return {
+      probe: c.probe,
+      reason: c.reason,
+      summary: c.summary ?? root.explanation ?? explainReason(c.reason),
+      message: root.message ?? '',
+      affected: c.affected.map((a) => ({ probe: a.probe, reason: a.reason })),
+      fix: rootFix(c.probe),
+    };
+  });
+  return { probes: explained, causes };
 }
 
 function summarise(probes: readonly ProbeReport[], ready: boolean): ReadinessSummary {

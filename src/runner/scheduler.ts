@@ -29,7 +29,8 @@ interface Job {
   readonly fingerprint: string;
   timer: NodeJS.Timeout | undefined;
   cronTask: ScheduledTask | undefined;
-  running: Promise<void> | undefined;
+  /** The run in flight; resolves with its result (undefined when it was not reported). */
+  running: Promise<ProbeResult | undefined> | undefined;
   /** Do not start before this time (Unix ms): a 429's Retry-After. */
   notBefore: number;
   readonly cancel: AbortController;
@@ -39,6 +40,24 @@ interface Job {
   failuresInRow: number;
   /** The pending re-check, cleared when any run starts first. */
   recheckTimer: NodeJS.Timeout | undefined;
+  /** When a run was last asked for over HTTP (Unix ms): the minimum gap is counted from it. */
+  lastManualAt: number;
+}
+
+/** What a request to run a probe now led to. */
+export type RunNowOutcome =
+  | { readonly kind: 'ran'; readonly result: ProbeResult }
+  /** A run was already going: its result, which is as fresh. */
+  | { readonly kind: 'joined'; readonly result: ProbeResult | undefined }
+  /** Asked again within the minimum gap, or GitLab's Retry-After still holds. */
+  | { readonly kind: 'too_soon'; readonly retryAfterMs: number }
+  | { readonly kind: 'not_scheduled' };
+
+/** One probe on one instance asked to run now, and what came of it. */
+export interface RunNowAnswer {
+  readonly gitlab: string;
+  readonly probe: string;
+  readonly outcome: RunNowOutcome | { readonly kind: 'skipped'; readonly why: string };
 }
 
 const DEFAULT_MAX_JITTER_MS = 10_000;
@@ -115,6 +134,7 @@ export class Scheduler {
       retired: false,
       failuresInRow: 0,
       recheckTimer: undefined,
+      lastManualAt: 0,
     };
   }
 
@@ -155,12 +175,36 @@ export class Scheduler {
       return;
     }
     if (Date.now() < job.notBefore) return;
+    void this.#start(job, scheduledAt, trigger);
+  }
+
+  #start(job: Job, scheduledAt: number, trigger?: RunTrigger): Promise<ProbeResult | undefined> {
     // Any run that starts is at least as fresh as a pending re-check: the re-check is dropped.
     clearTimeout(job.recheckTimer);
     job.recheckTimer = undefined;
-    job.running = this.#run(job, scheduledAt, trigger).finally(() => {
+    const running = this.#run(job, scheduledAt, trigger).finally(() => {
       job.running = undefined;
     });
+    job.running = running;
+    return running;
+  }
+
+  /**
+   * Runs a probe now, between its scheduled runs (`POST /-/probe/<name>`): the store, metrics,
+   * status page and report then show the new result, and the probe's slot is unchanged. At most
+   * one asked-for run per probe every `minGapMs`, and never while GitLab's Retry-After holds, so
+   * the endpoint cannot be used to hammer GitLab. A run already going is joined, not doubled.
+   */
+  async runNow(key: string, minGapMs: number): Promise<RunNowOutcome> {
+    const job = this.#jobs.find((j) => j.planned.key === key);
+    if (!job || this.#stopped || !this.#started) return { kind: 'not_scheduled' };
+    if (job.running) return { kind: 'joined', result: await job.running };
+    const now = Date.now();
+    const wait = Math.max(job.lastManualAt + minGapMs - now, job.notBefore - now);
+    if (wait > 0) return { kind: 'too_soon', retryAfterMs: wait };
+    job.lastManualAt = now;
+    const result = await this.#start(job, now, 'manual');
+    return result ? { kind: 'ran', result } : { kind: 'joined', result };
   }
 
   /**
@@ -176,7 +220,7 @@ export class Scheduler {
     job.recheckTimer = setTimeout(() => this.#tick(job, due, 'recheck'), due - Date.now());
   }
 
-  async #run(job: Job, scheduledAt: number, trigger?: RunTrigger): Promise<void> {
+  async #run(job: Job, scheduledAt: number, trigger?: RunTrigger): Promise<ProbeResult | undefined> {
     const { planned } = job;
     const result = await this.#options.limiter.run(() =>
       runProbe({
@@ -191,10 +235,13 @@ export class Scheduler {
       }),
     );
     if (result.retryAfterSeconds !== undefined) job.notBefore = Date.now() + result.retryAfterSeconds * 1000;
-    if (job.retired) return;
+    if (job.retired) return undefined;
     job.failuresInRow = result.success ? 0 : job.failuresInRow + 1;
     if (job.failuresInRow === 1) this.#armRecheck(job);
-    if (!this.#stopped || result.success) this.#options.onResult(planned, trigger === undefined ? result : { ...result, trigger });
+    if (this.#stopped && !result.success) return undefined;
+    const reported = trigger === undefined ? result : { ...result, trigger };
+    this.#options.onResult(planned, reported);
+    return reported;
   }
 }
 
@@ -209,7 +256,7 @@ async function retire(jobs: readonly Job[], graceMs: number, markRetired = true)
     clearTimeout(job.recheckTimer);
     void job.cronTask?.destroy();
   }
-  const inFlight = jobs.map((j) => j.running).filter((r): r is Promise<void> => r !== undefined);
+  const inFlight = jobs.map((j) => j.running).filter((r): r is Promise<ProbeResult | undefined> => r !== undefined);
   if (inFlight.length === 0) return;
   let graceTimer: NodeJS.Timeout | undefined;
   const grace = new Promise<void>((resolve) => {

@@ -20,6 +20,18 @@ describe('metricNames()', () => {
   });
 });
 
+describe('templateQueries()', () => {
+  it.each([
+    ['{{ with printf "x_total{job=%q}" $labels.job | query }}{{ . | first | value }}{{ end }}', ['x_total{job="x"}']],
+    // a printf that formats a number is not a query
+    ['{{ with printf "y{a=%q}" $labels.a | query }}{{ . | first | value | printf "%.0f" }}{{ end }}', ['y{a="x"}']],
+    ['{{ range $i, $s := printf "z{a=%q}" $labels.a | query }}{{ printf "%.0f" $s.Value }}{{ end }}', ['z{a="x"}']],
+    ['{{ with printf "w{probe=\\"health_check\\"}" | query }}{{ end }}', ['w{probe="health_check"}']],
+  ])('%s → %o', (template, queries) => {
+    expect(templateQueries(template)).toEqual(queries);
+  });
+});
+
 describe('every series a rule or dashboard queries is in the metric contract', () => {
   const rules = [
     ...recordingRules().map((r) => ({ where: `record ${r.record}${JSON.stringify(r.labels ?? {})}`, expr: r.expr })),

@@ -173,9 +173,12 @@ export function metricNames(expr: string): string[] {
   return [...names];
 }
 
-/** The PromQL queries inside alert templates: `printf "<query>" ... | query`. */
+/**
+ * The PromQL queries inside alert templates: `printf "<query>" ... | query`. A printf that only
+ * formats a value (`printf "%.0f" $s.Value`, `value | printf "%.0f"`) is not piped to query.
+ */
 export function templateQueries(template: string): string[] {
-  return [...template.matchAll(/printf\s+"((?:[^"\\]|\\.)*)"/g)].map((m) =>
+  return [...template.matchAll(/printf\s+"((?:[^"\\]|\\.)*)"[^|}"]*\|\s*query\b/g)].map((m) =>
     (JSON.parse(`"${m[1] ?? ''}"`) as string).replace(/%q/g, '"x"'),
   );
 }

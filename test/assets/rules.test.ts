@@ -15,9 +15,12 @@ import {
   markdownAnchors,
   markdownHeadings,
   markdownLinks,
+  metricNames,
   readText,
+  readYaml,
   recordingRules,
   ruleTestFiles,
+  type AlertRule,
 } from './helpers.js';
 
 const alerts = alertRules();
@@ -106,6 +109,164 @@ describe('alert rules', () => {
   it('every latency threshold belongs to a catalog probe, and every catalog probe has one', () => {
     const thresholds = recordingRules().filter((r) => r.record === 'probe:gitlab_duo_probe_latency_seconds:p95_threshold');
     expect(thresholds.map((r) => r.labels?.probe).sort()).toEqual([...PROBE_NAMES].sort());
+  });
+});
+
+/**
+ * Issue 13: gitlab_duo_probe_success (and everything derived from a run's failure) holds the LAST
+ * run for the probe's whole interval, so `for` cannot tell one failed run from an outage. Every
+ * alert on a probe's failure pages on a failure confirmed by a re-check:
+ * gitlab_duo_probe_consecutive_failures >= 2.
+ */
+const FAILURE_SERIES = ['gitlab_duo_probe_success', 'gitlab_duo_probe_failure_reason', 'gitlab_duo_ready', 'gitlab_duo_health_check_probe_success'];
+const CONFIRMED = /\band on \(job, instance, gitlab(?:, probe)?\)\s+\(?\s*gitlab_duo_probe_consecutive_failures(?:\{[^}]*\})? >= 2\b/;
+const isConfirmed = (a: AlertRule): boolean => CONFIRMED.test(a.expr);
+
+describe('confirmed failures (re-check before paging)', () => {
+  const failureAlerts = alerts.filter((a) => metricNames(a.expr).some((n) => FAILURE_SERIES.includes(n)) && a.alert !== 'GitLabDuoProbeFlapping');
+
+  it('the alerts on a probe failure are the expected set', () => {
+    expect([...new Set(failureAlerts.map((a) => a.alert))].sort()).toEqual(
+      [
+        'GitLabDuoExchangeProbeFailed',
+        'GitLabDuoHTTP2Downgraded',
+        'GitLabDuoHealthCheckFailed',
+        'GitLabDuoInstanceUnreachable',
+        'GitLabDuoNetworkProbeFailed',
+        'GitLabDuoNodeProbeFailed',
+        'GitLabDuoNotReady',
+        'GitLabDuoSettingsProbeFailed',
+        'GitLabDuoSyncProbeFailed',
+        'GitLabDuoWebSocketCableBlocked',
+      ].sort(),
+    );
+  });
+
+  it.each(failureAlerts.map((a) => [`${a.alert} (${a.labels?.severity})`, a] as const))('%s requires consecutive_failures >= 2', (_name, a) => {
+    expect(a.expr).toMatch(CONFIRMED);
+    // Joined with `and` at the top level: inside an `or` branch it would confirm only that branch.
+    const top = a.expr.replace(/\([^()]*(?:\([^()]*(?:\([^()]*\)[^()]*)*\)[^()]*)*\)/g, '(…)');
+    expect(top, 'no top-level `or`: it would bypass the confirmation').not.toMatch(/\bor\b/);
+  });
+
+  it.each(failureAlerts.map((a) => [`${a.alert} (${a.labels?.severity})`, a] as const))(
+    '%s says what it measures: failed runs in a row, confirmed by a re-check',
+    (_name, a) => {
+      const d = a.annotations?.description ?? '';
+      expect(d).toContain('confirmed by a re-check');
+      expect(d).toContain('gitlab_duo_probe_consecutive_failures');
+      expect(d, 'no "for N minutes": the condition is a confirmed failure, not a duration').not.toMatch(/\bfor \d+ minutes\b|failing for \d+/);
+    },
+  );
+
+  it('GitLabDuoProbeFlapping, the signal for intermittent failures, does not require a confirmation', () => {
+    const flapping = alerts.filter((a) => a.alert === 'GitLabDuoProbeFlapping');
+    expect(flapping).toHaveLength(1);
+    for (const a of flapping) expect(isConfirmed(a)).toBe(false);
+  });
+
+  it('a duration a description states is the rule\'s `for`', () => {
+    for (const a of alerts) {
+      for (const m of (a.annotations?.description ?? '').matchAll(/\bfor (\d+) minutes\b/g)) {
+        expect(`${m[1]}m`, a.alert).toBe(a.for);
+      }
+    }
+  });
+});
+
+interface Matcher {
+  readonly label: string;
+  readonly op: string;
+  readonly value: string;
+}
+
+interface InhibitRule {
+  readonly source_matchers?: readonly string[];
+  readonly target_matchers?: readonly string[];
+  readonly equal?: readonly string[];
+}
+
+function parseMatcher(text: string): Matcher {
+  const m = /^\s*(\w+)\s*(=~|!~|!=|=)\s*"(.*)"\s*$/.exec(text);
+  if (!m) throw new Error(`cannot parse matcher ${text}`);
+  return { label: m[1] ?? '', op: m[2] ?? '', value: m[3] ?? '' };
+}
+
+/** Whether a static label value satisfies the Alertmanager matchers on that label (anchored regexes). */
+function matches(matchers: readonly Matcher[], label: string, value: string | undefined): boolean {
+  return matchers
+    .filter((m) => m.label === label)
+    .every((m) => {
+      const v = value ?? '';
+      if (m.op === '=') return v === m.value;
+      if (m.op === '!=') return v !== m.value;
+      const re = new RegExp(`^(?:${m.value})$`);
+      return m.op === '=~' ? re.test(v) : !re.test(v);
+    });
+}
+
+/** The probes an alert can carry: its static probe label, or the probes its selectors pin. */
+function probesOf(a: AlertRule): readonly string[] | undefined {
+  if (a.labels?.probe !== undefined) return [a.labels.probe];
+  const pinned = labelValues(a.expr, 'probe');
+  return pinned.length > 0 ? pinned : undefined;
+}
+
+const seconds = (d: string | undefined): number => {
+  const m = /^(\d+)([smhd])$/.exec(d ?? '0s');
+  return Number(m?.[1] ?? 0) * { s: 1, m: 60, h: 3600, d: 86400 }[(m?.[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+};
+
+/**
+ * The `for` ladder: along every inhibit rule of alertmanager.example.yml, the alert that mutes
+ * must be firing before the one it mutes. A fact counts from the run that read it, a confirmed
+ * failure from its confirmation, one run (R > 0) later; recheck_after is 1m by default.
+ */
+describe('the `for` ladder keeps the example\'s inhibitions working', () => {
+  const RECHECK_S = 60;
+  const inhibitRules = (readYaml('alerts/alertmanager.example.yml') as { inhibit_rules: InhibitRule[] }).inhibit_rules;
+  const pairs: { rule: number; source: AlertRule; target: AlertRule }[] = [];
+  inhibitRules.forEach((rule, i) => {
+    const source = (rule.source_matchers ?? []).map(parseMatcher);
+    const target = (rule.target_matchers ?? []).map(parseMatcher);
+    // Rules 1-2 (the exporter is gone) mute stale data, whatever its timing; rule 3 pairs two
+    // severities of one alert.
+    if (!source.some((m) => m.label === 'alertname') || !target.some((m) => m.label === 'alertname')) return;
+    if (source.some((m) => m.label === 'alertname' && /Exporter/.test(m.value))) return;
+    for (const s of alerts) {
+      if (!matches(source, 'alertname', s.alert) || !matches(source, 'severity', s.labels?.severity)) continue;
+      for (const t of alerts) {
+        if (t.alert === s.alert || !matches(target, 'alertname', t.alert) || !matches(target, 'severity', t.labels?.severity)) continue;
+        if (rule.equal?.includes('severity') && s.labels?.severity !== t.labels?.severity) continue;
+        const [ps, pt] = [probesOf(s), probesOf(t)];
+        if (rule.equal?.includes('probe') && ps && pt && !ps.some((p) => pt.includes(p))) continue;
+        pairs.push({ rule: i + 1, source: s, target: t });
+      }
+    }
+  });
+
+  it('covers the inhibitions between specific alerts', () => {
+    expect(pairs.length).toBeGreaterThan(30);
+    const names = new Set(pairs.flatMap((p) => [p.source.alert, p.target.alert]));
+    for (const n of ['GitLabDuoSilentModeEnabled', 'GitLabDuoHealthCheckFailed', 'GitLabDuoInstanceUnreachable', 'GitLabDuoWebSocketCableBlocked', 'GitLabDuoNotReady']) {
+      expect(names, n).toContain(n);
+    }
+    // GitLabDuoNotReady last: every critical alert that explains it (rule 8) comes first.
+    expect(pairs.filter((p) => p.target.alert === 'GitLabDuoNotReady').length).toBeGreaterThanOrEqual(15);
+  });
+
+  it('the muting alert fires first', () => {
+    const wrong: string[] = [];
+    const show = (a: AlertRule) => `${a.alert} (${a.labels?.severity}, for ${a.for}${isConfirmed(a) ? ' after the re-check' : ''})`;
+    for (const { rule, source, target } of pairs) {
+      // When only the target waits for a confirmation, equal `for`s are enough: it is a run later.
+      const firstAnyway = !isConfirmed(source) && isConfirmed(target);
+      const s = seconds(source.for) + (isConfirmed(source) ? RECHECK_S : 0);
+      const t = seconds(target.for) + (isConfirmed(target) ? RECHECK_S : 0);
+      const ok = firstAnyway ? seconds(source.for) <= seconds(target.for) : s < t;
+      if (!ok) wrong.push(`inhibit rule ${rule}: ${show(source)} does not fire before ${show(target)}`);
+    }
+    expect(wrong).toEqual([]);
   });
 });
 

@@ -8,16 +8,21 @@
  *
  * One Prometheus/Alertmanager lifetime; the scenarios run one after another, each waiting for the
  * healthy world first. Every wait is a bounded poll; nothing asserts after a fixed sleep.
+ *
+ * Issue 13's proof (re-check before paging) rides on one scenario: before breaking the world for
+ * good, it is broken for one run of one probe only; the exporter's re-check passes, and no alert
+ * goes even pending. Then the failure the re-check confirms pages.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROBE_NAMES } from '../../src/probes/index.js';
+import type { ProbeResult } from '../../src/runner/result.js';
 import { SIMULATOR_HOSTS, type ScenarioName } from '../../src/simulator/index.js';
 import { alertRules, recordingRules } from '../assets/helpers.js';
 import { FAILING_PROBE, allDashboardQueries, evaluate, problems } from './dashboard-queries.js';
 import { alertmanagerAlerts, ruleGroups, seriesOf } from './prometheus-api.js';
-import { INSTANCE, JOB, startStack, type Stack } from './stack.js';
+import { INSTANCE, JOB, RECHECK_AFTER, startStack, type Stack } from './stack.js';
 import { waitFor } from './wait.js';
 import { hasLabels, type Notified } from './webhook.js';
 
@@ -39,8 +44,19 @@ interface ExpectedAlert {
   readonly resolveTimeoutMs?: number;
 }
 
+/**
+ * One failed run first: the world is broken until `probe` has failed once, and restored before its
+ * re-check, which then passes. None of the `quiet` alerts may go even pending.
+ */
+interface OneFailedRun {
+  readonly probe: string;
+  readonly quiet: readonly string[];
+}
+
 interface Case {
   readonly name: string;
+  /** Before breaking the world for good: the same break for one run only, which must not page. */
+  readonly oneFailedRunFirst?: OneFailedRun;
   /** Breaks the world (a simulator scenario, or a file on the "Omnibus node"). */
   readonly enter: (s: Stack) => void;
   /** Back to healthy. */
@@ -97,8 +113,11 @@ const CASES: readonly Case[] = [
     ],
   },
   {
+    // websocket_cable is the only probe this scenario fails: one failed run of it is the whole
+    // incident, so it is where the re-check is proven (issue 13).
     name: 'cable_upgrade_stripped',
     ...simulatorScenario('cable_upgrade_stripped'),
+    oneFailedRunFirst: { probe: 'websocket_cable', quiet: ['GitLabDuoWebSocketCableBlocked', 'GitLabDuoNotReady'] },
     fires: [alert('GitLabDuoWebSocketCableBlocked', { severity: 'critical', probe: 'websocket_cable' }, 'pager')],
     inhibited: [{ alertname: 'GitLabDuoNotReady' }],
   },
@@ -221,6 +240,92 @@ async function expectDashboards(s: Stack, state: 'healthy' | 'failing'): Promise
   timeline.push(`dashboards (${state}${state === 'failing' ? `, $probe=${FAILING_PROBE}` : ''}): ${outcomes.length} queries valid, ${withData} with data, ${outcomes.length - withData} allow-listed`);
 }
 
+/** The alerts that page on a failure confirmed by a re-check (gitlab_duo_probe_consecutive_failures >= 2). */
+const CONFIRMED_ALERT = /^GitLabDuo(?:\w+ProbeFailed|InstanceUnreachable|WebSocketCableBlocked|HTTP2Downgraded|HealthCheckFailed|NotReady)$/;
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+
+/**
+ * One failed run, and nothing pages. The world is broken until the exporter has recorded one failed
+ * run of the probe (polled in-process, every 20 ms), and restored at once, well before the re-check
+ * RECHECK_AFTER (1 s) later, which then passes. Prometheus must have stored the failed run
+ * (gitlab_duo_probe_success 0: the condition the old rules paged on) and the passing re-check, and
+ * evaluated the rules since; an alert that was never pending cannot fire, so no ALERTS series for
+ * the quiet alerts in that window is the proof, and nothing reached the webhook.
+ * A scrape every second can miss a failure that lasts about a second: then the run is repeated
+ * (at most 3 times), it is not a pass.
+ */
+async function expectOneFailedRunQuiet(s: Stack, c: Case, single: OneFailedRun): Promise<void> {
+  const url = s.prometheus.url;
+  const sel = `{job="${JOB}",gitlab="${INSTANCE}",probe="${single.probe}"}`;
+  const state = () => s.app.store.get(INSTANCE, single.probe);
+  for (let attempt = 1; ; attempt++) {
+    await waitHealthy(s);
+    const from = Date.now();
+    const failuresBefore = state()?.runs.failure ?? 0;
+    let failed: { result: ProbeResult; inARow: number };
+    c.enter(s);
+    try {
+      failed = await waitFor(
+        `one failed run of ${single.probe}`,
+        () => {
+          const st = state();
+          return st?.last && st.runs.failure > failuresBefore && !st.last.success ? { result: st.last, inARow: st.consecutiveFailures } : undefined;
+        },
+        NOTIFY_TIMEOUT_MS,
+        () => s.logs(),
+        20,
+      );
+    } finally {
+      c.leave(s);
+    }
+    const failedAt = failed.result.finishedAt;
+    const backAfterMs = Date.now() - failedAt;
+    expect(failed.inARow, 'a first failure (consecutive_failures 1)').toBe(1);
+    // history is newest first: the first run after the failed one.
+    const recheck = await waitFor(
+      `the re-check of ${single.probe}`,
+      () => state()?.history.filter((r) => r.finishedAt > failedAt).at(-1),
+      10_000,
+    );
+    expect(recheck.trigger, `the run after the failure is the re-check (${RECHECK_AFTER} later)`).toBe('recheck');
+    expect(recheck.success, `the re-check passes (the world was healthy again ${backAfterMs} ms after the failed run)`).toBe(true);
+
+    // Prometheus has scraped the passing re-check, and every rule group was evaluated after that.
+    const scrapedAt = await waitFor(
+      'Prometheus to scrape the passing re-check',
+      async () => {
+        const [x] = await seriesOf(url, `timestamp(gitlab_duo_probe_consecutive_failures${sel} == 0)`);
+        const at = Number(x?.value?.[1] ?? 0) * 1000;
+        return at >= recheck.finishedAt ? at : undefined;
+      },
+      NOTIFY_TIMEOUT_MS,
+    );
+    await waitFor(
+      'the rules to be evaluated after that scrape',
+      async () => ((await ruleGroups(url)).every((g) => Date.parse(g.lastEvaluation) > scrapedAt) ? true : undefined),
+      NOTIFY_TIMEOUT_MS,
+    );
+    const window = `[${Math.ceil((Date.now() - from) / 1000)}s]`;
+    const seen = await seriesOf(url, `min_over_time(gitlab_duo_probe_success${sel}${window}) == 0 and max_over_time(gitlab_duo_probe_consecutive_failures${sel}${window}) == 1`);
+    if (seen.length === 0) {
+      timeline.push(`${c.name}: one failed run of ${single.probe}: not scraped by Prometheus (attempt ${attempt}), repeated`);
+      if (attempt < 3) continue;
+      throw new Error(`Prometheus did not scrape the one failed run of ${single.probe} in ${attempt} attempts`);
+    }
+    const quiet = single.quiet.join('|');
+    const alerts = await seriesOf(url, `max_over_time(ALERTS{alertname=~"${quiet}",gitlab="${INSTANCE}"}${window})`);
+    expect(alerts.map((a) => a.metric), 'one failed run: no alert even pending').toEqual([]);
+    const notified = s.webhook.received.filter((n) => n.at >= from && single.quiet.includes(n.labels.alertname ?? ''));
+    expect(notified, 'one failed run: nothing notified').toEqual([]);
+    timeline.push(
+      `${c.name}: one failed run of ${single.probe} (the world healthy again ${backAfterMs} ms later, the re-check passed ${seconds(recheck.finishedAt - failedAt)} after it): ` +
+        `scraped by Prometheus (success 0, consecutive_failures 1), ${single.quiet.join(' and ')} not even pending, nothing notified`,
+    );
+    return;
+  }
+}
+
 describe.sequential('alerting end to end: simulator → exporter → Prometheus → Alertmanager → webhook', () => {
   afterAll(async () => {
     const expected = CASES.flatMap((c) => c.fires.map((f) => f.labels));
@@ -291,6 +396,11 @@ describe.sequential('alerting end to end: simulator → exporter → Prometheus 
         await waitFor(`${f.labels.alertname} to be inactive before the switch`, async () => ((await seriesOf(s.prometheus.url, `ALERTS{${selector}}`)).length === 0 ? true : undefined), NOTIFY_TIMEOUT_MS);
       }
 
+      if (c.oneFailedRunFirst) {
+        await expectOneFailedRunQuiet(s, c, c.oneFailedRunFirst);
+        await waitHealthy(s);
+      }
+
       const enteredAt = Date.now();
       c.enter(s);
       let leftAt: number;
@@ -301,6 +411,12 @@ describe.sequential('alerting end to end: simulator → exporter → Prometheus 
           // The annotations' query templates rendered against the live Prometheus.
           for (const key of ['summary', 'description', 'runbook_url']) expect(n.annotations[key], `${f.labels.alertname} ${key}`).toBeTruthy();
           expect(n.annotations.description, `${f.labels.alertname} description`).not.toMatch(/<no value>|error executing|reason: unknown/);
+          if (CONFIRMED_ALERT.test(f.labels.alertname ?? '')) {
+            // It says what it measures: a failure confirmed by a re-check, not "for 5 minutes".
+            const runs = /(\d+) runs in a row, confirmed by a re-check/.exec(n.annotations.description ?? '');
+            expect(runs, `${f.labels.alertname} description: ${n.annotations.description}`).not.toBeNull();
+            expect(Number(runs?.[1]), 'failed runs in a row').toBeGreaterThanOrEqual(2);
+          }
           timeline.push(`${c.name}: ${f.labels.alertname} ${JSON.stringify(f.labels)} firing at ${n.receiver} after ${((n.at - enteredAt) / 1000).toFixed(1)}s`);
         }
         for (const labels of c.inhibited ?? []) {

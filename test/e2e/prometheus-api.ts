@@ -32,6 +32,8 @@ export async function seriesOf(prometheusUrl: string, expr: string): Promise<rea
 
 export interface RuleGroup {
   readonly name: string;
+  /** When the group was last evaluated (RFC 3339). */
+  readonly lastEvaluation: string;
   readonly rules: readonly { readonly name: string; readonly type: string; readonly health: string; readonly lastError?: string }[];
 }
 

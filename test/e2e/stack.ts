@@ -27,8 +27,10 @@ export const INSTANCE = 'simulator';
 /**
  * The test's clock runs 60 times faster than the shipped rules': every `for`, range window and group
  * interval is divided by 60 (`for: 5m` → 5 s, `[30m]` → 30 s, `[1h]` → 1 m), so the `for` ladder of
- * the rules (2m < 3m < 5m < 10m < 15m) keeps its order. Thresholds (26 h, 72 h, 14 d) are not
- * touched: the simulator's data is made to cross them.
+ * the rules (2m < 3m < 5m < 10m < 15m) keeps its order. The exporter's own timers are set on the
+ * same clock: probes every 2 s, a re-check 1 s after a first failure (RECHECK_AFTER, 1m in
+ * production). Thresholds (26 h, 72 h, 14 d) are not touched: the simulator's data is made to cross
+ * them.
  */
 export const TIME_SCALE = 60;
 
@@ -36,6 +38,13 @@ export const TIME_SCALE = 60;
 // seconds. code_suggestions gets room for the simulator's slow gateway (SLOW_DELAY_MS): it then
 // succeeds slowly, which is what GitLabDuoCodeSuggestionsSlow is about.
 export const PROBE_SCHEDULE = { interval: '2s', timeout: '1500ms' };
+/**
+ * A first failed run is run again this much later (the instance's recheck_after; 1m in production,
+ * 1 s here, the same step on the test's clock). Shorter than the probes' 2 s interval, so it is a
+ * real re-check and not the next scheduled run: a failure is confirmed (consecutive_failures 2),
+ * and the failure alerts can fire, 1 s after the first failed run.
+ */
+export const RECHECK_AFTER = '1s';
 export const CODE_SUGGESTIONS_SCHEDULE = { interval: '5s', timeout: '4500ms' };
 /** Above the 3 s threshold of GitLabDuoCodeSuggestionsSlow (and GitLab's 3 s end_to_end_probe). */
 export const SLOW_DELAY_MS = 3500;
@@ -181,13 +190,19 @@ export async function startStack(): Promise<Stack> {
     mkdirSync(railsEnvDir, { recursive: true });
     mkdirSync(workhorseEnvDir, { recursive: true });
     const yaml = stringify({
-      instances: [{ ...exporterInstanceConfig(sim, caFile, INSTANCE), proxy_env: { rails_env_dir: railsEnvDir, workhorse_env_dir: workhorseEnvDir } }],
+      instances: [
+        {
+          ...exporterInstanceConfig(sim, caFile, INSTANCE),
+          proxy_env: { rails_env_dir: railsEnvDir, workhorse_env_dir: workhorseEnvDir },
+          recheck_after: RECHECK_AFTER,
+        },
+      ],
       defaults: { probes: Object.fromEntries(PROBE_NAMES.map((p) => [p, p === 'code_suggestions' ? CODE_SUGGESTIONS_SCHEDULE : PROBE_SCHEDULE])) },
       web: { listen_address: '127.0.0.1:0' },
     });
     const config = () => parseConfigText(yaml, 'e2e.yaml', { env: {} });
     const app = await startApp({
-      config: config(),
+      config: await config(),
       configPath: undefined,
       logger: pino({ level: 'silent' }),
       env: {},

@@ -59,7 +59,7 @@ describe('the status page in Chromium', () => {
     // loaded CI machine, so that a healthy run does not flap while the page is read.
     const fast = Object.fromEntries(PROBES.map((p) => [p.name, { interval: '3s', timeout: '2500ms' }]));
     const yaml = stringify({ instances: [exporterInstanceConfig(simulator, caFile, INSTANCE)], defaults: { probes: fast }, web: { listen_address: '127.0.0.1:0' } });
-    app = await startApp({ config: parseConfigText(yaml, 'test', { env: {} }), configPath: undefined, logger: silentLogger, env: {}, maxStartJitterMs: 200 });
+    app = await startApp({ config: await parseConfigText(yaml, 'test', { env: {} }), configPath: undefined, logger: silentLogger, env: {}, maxStartJitterMs: 200 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -135,20 +135,20 @@ describe('the status page in Chromium', () => {
 describe('the status page HTML', () => {
   const now = Date.parse('2026-05-01T10:00:00Z');
 
-  it('escapes everything that comes from a probe, and loads nothing', () => {
+  it('escapes everything that comes from a probe, and loads nothing', async () => {
     const store = new ResultStore();
     store.record(result('lab', 'instance_settings', { reason: 'requirement_not_met', message: '<img src=x onerror=alert(1)> & "quoted"', at: now }));
-    const page = renderStatusPage(testPlan(), store, new Date(now + 5000));
+    const page = renderStatusPage(await testPlan(), store, new Date(now + 5000));
     expect(page).toContain('&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quoted&quot;');
     expect(page).not.toMatch(/<(img|script|link|iframe|object|embed)\b/i);
     expect(page).not.toMatch(/\s(src|srcset)="/i);
   });
 
-  it('draws the history oldest first, and marks the failures kept after they aged out', () => {
+  it('draws the history oldest first, and marks the failures kept after they aged out', async () => {
     const store = new ResultStore();
     // 3 failures, then 20 passes push them out of the recent history into preservedFailures.
     for (let n = 0; n < 23; n++) store.record(result('lab', 'license', n < 3 ? { reason: 'auth', at: now + n * 1000 } : { at: now + n * 1000 }));
-    const page = renderStatusPage(testPlan(), store, new Date(now + 30_000));
+    const page = renderStatusPage(await testPlan(), store, new Date(now + 30_000));
     const row = page.slice(page.indexOf('id="lab-license"'), page.indexOf('id="lab-health_check"'));
     expect(row.match(/class="m fail kept"/g)).toHaveLength(3);
     expect(row.match(/class="m pass"/g)).toHaveLength(20);

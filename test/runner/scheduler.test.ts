@@ -522,3 +522,48 @@ describe('scheduler re-checks', () => {
     await h.scheduler.stop(0);
   });
 });
+
+describe('scheduler run-now', () => {
+  it('runs at once, keeps the slot, joins a run in flight and keeps the minimum gap and a Retry-After', async () => {
+    let release: (() => void) | undefined;
+    let calls = 0;
+    const probe = fakeProbe(async () => {
+      calls++;
+      if (calls === 3) await new Promise<void>((resolve) => (release = resolve));
+    });
+    const planned = plannedFake(probe, { kind: 'every', ms: 300_000 }, 10_000);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
+    expect(await h.scheduler.runNow(planned.key, 10_000)).toEqual({ kind: 'not_scheduled' });
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await h.scheduler.runNow(planned.key, 10_000)).toMatchObject({ kind: 'ran', result: { success: true, trigger: 'manual' } });
+    expect(await h.scheduler.runNow(planned.key, 10_000)).toEqual({ kind: 'too_soon', retryAfterMs: 10_000 });
+    await vi.advanceTimersByTimeAsync(10_000);
+    const third = h.scheduler.runNow(planned.key, 10_000);
+    await vi.advanceTimersByTimeAsync(1);
+    const joined = h.scheduler.runNow(planned.key, 10_000);
+    release!();
+    expect(await third).toMatchObject({ kind: 'ran' });
+    expect(await joined).toMatchObject({ kind: 'joined', result: { trigger: 'manual' } });
+    // The slot is unchanged: the next scheduled run is still 5 minutes after the first.
+    await vi.advanceTimersByTimeAsync(300_000 - 10_002);
+    expect(h.results.map((r) => r.trigger ?? 'schedule')).toEqual(['schedule', 'manual', 'manual', 'schedule']);
+    expect(await h.scheduler.runNow('nope', 10_000)).toEqual({ kind: 'not_scheduled' });
+    await h.scheduler.stop(0);
+  });
+
+  it('waits out a Retry-After from GitLab', async () => {
+    const { ProbeError } = await import('../../src/errors.js');
+    const limited = fakeProbe(async () => {
+      throw new ProbeError('rate_limited', '429', { retryAfterSeconds: 120 });
+    });
+    const planned = plannedFake(limited, { kind: 'every', ms: 600_000 }, 10_000);
+    vi.useFakeTimers({ now: onSlot(planned) });
+    const h = harness([planned]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await h.scheduler.runNow(planned.key, 10_000)).toMatchObject({ kind: 'too_soon', retryAfterMs: expect.any(Number) });
+    await h.scheduler.stop(0);
+  });
+});
