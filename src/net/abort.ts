@@ -5,23 +5,31 @@ import { ProbeError } from '../errors.js';
  * the stream) and the race rejects with reason `timeout`, naming what was still going on.
  */
 export function untilDeadline<T>(work: Promise<T>, signal: AbortSignal, what: string, cleanup?: () => void): Promise<T> {
-  if (signal.aborted) {
+  return raceAbort(work, signal, () => {
     cleanup?.();
-    return Promise.reject(timeoutError(what));
+    return timeoutError(what);
+  });
+}
+
+/**
+ * Waits for `work` until `signal` aborts, then rejects with `onAbort()`'s error; `work` is left to
+ * finish (its rejection is handled) and the listener is removed either way.
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(onAbort());
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      cleanup?.();
-      reject(timeoutError(what));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    const abort = (): void => reject(onAbort());
+    signal.addEventListener('abort', abort, { once: true });
     work.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', abort);
         resolve(value);
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', abort);
         reject(err);
       },
     );

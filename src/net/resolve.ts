@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ProbeError } from '../errors.js';
-import { describeError } from './abort.js';
+import { describeError, raceAbort } from './abort.js';
 import { normaliseHostName, parseHosts, WaitAborted, WatchedFile, type HostsTable } from './hosts-file.js';
 
 /**
@@ -249,7 +249,7 @@ export class NameResolver {
     // the pool thread it holds.
     const work = fallback.lookup(literal).finally(() => fallback.gate.release());
     try {
-      const addresses = await untilAborted(work, budget.signal);
+      const addresses = await raceAbort(work, budget.signal, () => new WaitAborted('aborted'));
       if (addresses.length === 0) throw new ProbeError('dns', `resolving ${name}: no addresses`);
       return [...addresses];
     } catch (err) {
@@ -377,27 +377,6 @@ class Budget {
   }
 }
 
-/** Waits for `work` until `signal` aborts; `work` is left to finish (its rejection is handled). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(new WaitAborted('aborted'));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new WaitAborted('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
 
 // --- /etc/resolv.conf ---------------------------------------------------------------------------
 
