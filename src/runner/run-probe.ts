@@ -39,9 +39,11 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
   let failure: ProbeError | undefined;
   try {
     const run = async (): Promise<void> => {
-      // Token files are read again at every run (config/tokens.ts), so a rotated token is used
-      // without a reload; one that cannot be read fails, with reason `auth`, only a run that uses it.
-      const instance = await withCurrentTokens(req.instance, signal);
+      // Token files are read again at every run that may use a token (config/tokens.ts), so a
+      // rotated token is used without a reload; one that cannot be read fails, with reason `auth`,
+      // only a run that uses it.
+      // Outbound network probes never send a token: their runs do not touch the token files.
+      const instance = req.probe.group === 'network' ? req.instance : await withCurrentTokens(req.instance, signal);
       await req.probe.run({ instance, signal, deadline, net: req.net, record, logger: req.logger, environment: req.environment ?? resolveEnvironment(req.instance, undefined) });
     };
     await settleByDeadline(run(), signal, `running ${req.probe.name}`);
