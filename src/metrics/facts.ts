@@ -1,6 +1,8 @@
 /**
  * Probe fact families of metrics.md. A probe may only emit facts named here, with exactly these
- * labels (beyond `gitlab`, and `probe` where `perProbe` is set). Everything that renders facts
+ * labels (beyond `gitlab`, and `probe` where `perProbe` is set). Label values come from closed
+ * sets, except `gitlab_duo_tls_peer_info`'s, taken from the peer's certificate: bounded by
+ * net/tls-peer.ts (labelText) and to one series per probe, as metrics.md says. Everything that renders facts
  * (metrics, reports, the docs check) iterates this table.
  */
 export interface FactFamily {
@@ -15,6 +17,16 @@ export const FACT_FAMILIES = {
   gitlab_duo_http_version: { help: 'Negotiated HTTP version of the last response: 2 or 1.1.', perProbe: true, labels: [] },
   gitlab_duo_tls_cert_expiry_timestamp_seconds: {
     help: 'Earliest expiry (Unix seconds) in the certificate chain the peer presented.',
+    perProbe: true,
+    labels: [],
+  },
+  gitlab_duo_tls_peer_info: {
+    help: "The TLS peer's leaf certificate (value 1): subject and issuer CN (at most 64 characters, control characters replaced by ?) and SHA-256 fingerprint.",
+    perProbe: true,
+    labels: ['subject_cn', 'issuer_cn', 'fingerprint_sha256'],
+  },
+  gitlab_duo_tls_public_ca: {
+    help: "1 if the peer's certificate chain leads to a root of Node's bundled public CA store, 0 if not (a private CA or a TLS-inspecting proxy).",
     perProbe: true,
     labels: [],
   },

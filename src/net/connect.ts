@@ -16,6 +16,7 @@ import { asProbeError, describeError, untilDeadline } from './abort.js';
 import type { NetOptions, ProxySettings } from './options.js';
 import { describeProxy, shouldProxy } from './proxy.js';
 import { nameResolver } from './resolve.js';
+import { describePeer, type TlsPeer } from './tls-peer.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -33,6 +34,11 @@ export interface Connection {
   readonly viaProxy: boolean;
   /** Earliest notAfter (Unix seconds) in the presented chain. */
   readonly certExpiry: number | undefined;
+  /**
+   * The target's TLS peer: its leaf and whether its chain is from a public CA; undefined without
+   * TLS. Through an https:// proxy this is the target's peer inside the tunnel, not the proxy's.
+   */
+  readonly tlsPeer: TlsPeer | undefined;
 }
 
 export interface ConnectContext {
@@ -56,18 +62,21 @@ export async function openConnection(endpoint: Endpoint, ctx: ConnectContext): P
   try {
     if (proxy) socket = await ctx.record.phase('proxy_connect', () => tunnel(socket, proxy, endpoint, ctx));
     if (!endpoint.tls) {
-      return { socket, alpn: undefined, resolvedAddresses: proxy ? [] : addresses, viaProxy: !!proxy, certExpiry: undefined };
+      return { socket, alpn: undefined, resolvedAddresses: proxy ? [] : addresses, viaProxy: !!proxy, certExpiry: undefined, tlsPeer: undefined };
     }
     const { tls, certificate } = await ctx.record.phase('tls', () => startTls(socket, endpoint.host, endpoint.tls!.alpn, ctx));
+    // The chain Node built for its host-name check; asking again would build it a second time
+    // (~0.4 ms of CPU per run). Node skips that check only when verification already failed
+    // (insecure_skip_verify): then it is read here.
+    const chain = certificate ?? tls.getPeerCertificate(true);
     return {
       socket: tls,
       alpn: tls.alpnProtocol ?? false,
       resolvedAddresses: proxy ? [] : addresses,
       viaProxy: !!proxy,
-      // The chain Node built for its host-name check; asking again would build it a second time
-      // (~0.4 ms of CPU per run). Node skips that check only when verification already failed
-      // (insecure_skip_verify): then it is read here.
-      certExpiry: earliestExpiry(certificate ?? tls.getPeerCertificate(true)),
+      certExpiry: earliestExpiry(chain),
+      // Judged once per distinct chain (tls-peer.ts): a map look-up on most runs.
+      tlsPeer: describePeer(chain),
     };
   } catch (err) {
     socket.destroy();
@@ -186,7 +195,7 @@ function startTls(socket: Socket, peer: string, alpn: readonly string[], ctx: Co
     secureContext: secureContextFor(ctx.net.ca),
     rejectUnauthorized: !ctx.net.insecureSkipVerify,
     // Node's own check, unchanged; the chain it is given (getPeerCertificate(true), built once
-    // per handshake) is kept for the certificate-expiry fact.
+    // per handshake) is kept for the certificate facts (expiry, peer, public CA).
     checkServerIdentity: (host, cert) => {
       certificate = cert as DetailedPeerCertificate;
       return checkServerIdentity(host, cert);

@@ -4,6 +4,7 @@ import { openConnection } from '../net/connect.js';
 import { grpcHealthCheck, SERVING_STATUSES, type HealthAnswer } from '../net/grpc-health.js';
 import type { TLSSocket } from 'node:tls';
 import { agentPlatformUnused, cloudHostsUnused, REQUIRED } from './shared/relevance.js';
+import { noteInterception, recordTlsFacts, TLS_FACTS } from './shared/tls-facts.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
 // gRPC status codes that still prove TLS, HTTP/2 and gRPC reached the service: an older build
@@ -19,7 +20,7 @@ export const duoWorkflowService = defineProbe({
   defaultTimeout: '10s',
   required: true,
   phases: ['dns', 'connect', 'proxy_connect', 'tls', 'grpc'],
-  facts: ['gitlab_duo_http_version', 'gitlab_duo_tls_cert_expiry_timestamp_seconds', 'gitlab_duo_grpc_status_code', 'gitlab_duo_grpc_serving_status'],
+  facts: ['gitlab_duo_http_version', ...TLS_FACTS, 'gitlab_duo_grpc_status_code', 'gitlab_duo_grpc_serving_status'],
   availability: () => ({ enabled: true }),
   // Self-hosted setups run their own service; only a configured endpoint is probed there.
   relevance: (env, instance) =>
@@ -32,7 +33,9 @@ export const duoWorkflowService = defineProbe({
     const { host, port } = splitHostPort(authority);
     const connection = await openConnection({ host, port, tls: { alpn: ['h2'] } }, ctx);
     try {
-      if (connection.certExpiry !== undefined) ctx.record.fact('gitlab_duo_tls_cert_expiry_timestamp_seconds', connection.certExpiry);
+      recordTlsFacts(ctx.record, connection);
+      // Before the gRPC call: a failure there (the proxy downgrading or breaking the stream) keeps it.
+      noteInterception(ctx.record, host, connection);
       ctx.record.fact('gitlab_duo_http_version', connection.alpn === 'h2' ? 2 : 1.1);
       if (connection.alpn !== 'h2') {
         throw new ProbeError('http2_not_negotiated', `${authority} did not negotiate HTTP/2 (ALPN ${connection.alpn || 'none'}); something on the path downgrades it`);

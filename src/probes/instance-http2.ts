@@ -2,6 +2,7 @@ import { ProbeError } from '../errors.js';
 import { BodyTooLargeError, timedRequest, type TimedResponse } from '../net/http-request.js';
 import { instanceUrl, needsInstance } from '../gitlab/availability.js';
 import { recordHttpFacts } from './shared/http-facts.js';
+import { TLS_FACTS } from './shared/tls-facts.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
 // Any status proves a completed HTTP/2 exchange; without a token this answers a small 401 JSON.
@@ -22,7 +23,7 @@ export const instanceHttp2 = defineProbe({
   defaultTimeout: '10s',
   required: false,
   phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
-  facts: ['gitlab_duo_http_version', 'gitlab_duo_http_status_code', 'gitlab_duo_tls_cert_expiry_timestamp_seconds'],
+  facts: ['gitlab_duo_http_version', 'gitlab_duo_http_status_code', ...TLS_FACTS],
   availability: (instance) => needsInstance(instance),
   relevance: () => ({
     use: 'optional',

@@ -27,7 +27,10 @@ export type TokenKind = 'admin' | 'duo_user';
 /** A probe fact: one sample of a family declared in metrics/facts.ts. */
 export interface Fact {
   readonly name: FactName;
-  /** Extra labels beyond `gitlab` (and `probe` where the family has it); values from closed sets only. */
+  /**
+   * Extra labels beyond `gitlab` (and `probe` where the family has it); values from closed sets
+   * only, but for `gitlab_duo_tls_peer_info`'s certificate names (bounded, see metrics/facts.ts).
+   */
   readonly labels?: Readonly<Record<string, string>>;
   readonly value: number;
 }

@@ -41,6 +41,8 @@ export interface LeafOptions {
   readonly ips?: readonly string[];
   readonly notBefore?: Date;
   readonly notAfter?: Date;
+  /** The subject as DER (any bytes in it); `CN=<first name>` when not given. */
+  readonly subject?: x509.Name;
 }
 
 // Certificates carry whole seconds; so do our expectations.
@@ -56,12 +58,12 @@ async function keyPem(key: KeyPair['privateKey']): Promise<string> {
   return `-----BEGIN PRIVATE KEY-----\n${lines.join('\n')}\n-----END PRIVATE KEY-----\n`;
 }
 
-export async function createCa(name = 'gitlab-duo-exporter test CA', options: { notAfter?: Date } = {}): Promise<TestCa> {
+export async function createCa(name = 'gitlab-duo-exporter test CA', options: { notAfter?: Date; subject?: x509.Name } = {}): Promise<TestCa> {
   const keys = await generateKeys();
   const notAfter = wholeSeconds(options.notAfter ?? new Date(Date.now() + 30 * DAY_MS));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
-    name: `CN=${name}`,
+    name: options.subject ?? `CN=${name}`,
     notBefore: wholeSeconds(new Date(Date.now() - DAY_MS)),
     notAfter,
     keys,
@@ -82,8 +84,8 @@ export async function issueLeaf(ca: TestCa, options: LeafOptions): Promise<TestC
   const notAfter = wholeSeconds(options.notAfter ?? new Date(Date.now() + 10 * DAY_MS));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
-    subject: `CN=${dns[0] ?? ips[0] ?? 'leaf'}`,
-    issuer: ca.cert.subject,
+    subject: options.subject ?? `CN=${dns[0] ?? ips[0] ?? 'leaf'}`,
+    issuer: ca.cert.subjectName,
     notBefore: wholeSeconds(options.notBefore ?? new Date(Date.now() - DAY_MS)),
     notAfter,
     publicKey: keys.publicKey,

@@ -66,6 +66,10 @@ describe('ai_gateway', () => {
     await expectSample(outcome.registry, 'gitlab_duo_http_status_code', labels, healthz);
     await expectSample(outcome.registry, 'gitlab_duo_http_version', labels, 1.1);
     await expectSample(outcome.registry, 'gitlab_duo_tls_cert_expiry_timestamp_seconds', labels, pki.valid.notAfter);
+    // A self-hosted gateway's private CA: reported (public_ca 0), never an interception note.
+    await expectSample(outcome.registry, 'gitlab_duo_tls_public_ca', labels, 0);
+    await expectSample(outcome.registry, 'gitlab_duo_tls_peer_info', { ...labels, issuer_cn: 'gitlab-duo-exporter test CA' }, 1);
+    expect(outcome.result!.notes.join('\n')).not.toMatch(/not a public CA/);
     if (reason === undefined) expect(outcome.result!.notes).toContain('GET /monitoring/healthz answered 200');
     else expect(outcome.result!.message).toContain(`GET /monitoring/healthz answered ${healthz}`);
   });

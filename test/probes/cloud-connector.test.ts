@@ -1,9 +1,13 @@
+import { createHash, X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/errors.js';
+import { labelText, MAX_LABEL_CHARS } from '../../src/net/tls-peer.js';
 import { startConnectProxy } from '../helpers/proxy.js';
-import { expectNoSample, expectOutcome, expectSample, expectSocketsClosed, runOnce, type RunSpec } from '../helpers/run.js';
+import { promtoolCheckMetrics } from '../helpers/promtool.js';
+import { expectNoSample, expectOutcome, expectSample, expectSocketsClosed, findSamples, runOnce, type RunSpec } from '../helpers/run.js';
 import { closedPort, LOOPBACK, startHttpsServer } from '../helpers/servers.js';
-import { createPki, type TestPki } from '../helpers/tls.js';
+import { createPki, issueLeaf, type TestPki } from '../helpers/tls.js';
+import { createCaNamed, HOSTILE_CN, issueLeafNamed, nameWithCn } from '../net/tls-certs.js';
 
 /**
  * cloud_connector: the same host probe as customers_portal, for cloud.gitlab.com. The Cloudflare
@@ -18,6 +22,8 @@ const OTHER_HOST = 'cloud.test';
 const labels = { gitlab: 'test', probe: PROBE };
 
 let pki: TestPki;
+
+const sha256Hex = (pem: string): string => createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 
 beforeAll(async () => {
   pki = await createPki({ dns: [DEFAULT_HOST, OTHER_HOST] });
@@ -106,5 +112,73 @@ describe('Cloudflare address check', () => {
     const outcome = await runOnce(spec(0, pinned));
     await expectOutcome(outcome, 'tls');
     await expectNoSample(outcome.registry, 'gitlab_duo_cloudflare_addresses');
+  });
+});
+
+describe('the TLS peer, and TLS interception on GitLab hosts', () => {
+  // Under gitlab.com, as GitLab's hosts are: served by a private CA, that is interception.
+  const GITLAB_NAMED = 'cloud.staging.gitlab.com';
+
+  it('a private CA trusted through ca_file → success, public_ca 0, the leaf in the info gauge', async () => {
+    const server = await startHttpsServer({ cert: pki.valid, alpn: 'h2' });
+    const outcome = await runOnce(spec(server.port));
+    await expectOutcome(outcome, undefined);
+    await expectSample(outcome.registry, 'gitlab_duo_tls_public_ca', labels, 0);
+    const info = { ...labels, subject_cn: DEFAULT_HOST, issuer_cn: 'gitlab-duo-exporter test CA', fingerprint_sha256: sha256Hex(pki.valid.certPem) };
+    await expectSample(outcome.registry, 'gitlab_duo_tls_peer_info', info, 1);
+    await expectSample(await outcome.exposition(), 'gitlab_duo_tls_peer_info', info, 1);
+    expect(await findSamples(outcome.registry, 'gitlab_duo_tls_peer_info')).toHaveLength(1);
+    // cloud.test is not GitLab's: a private CA there says nothing about interception.
+    expect(outcome.result!.notes.join('\n')).not.toMatch(/not a public CA/);
+    expect(outcome.result!.message).toMatch(/^HEAD https:\/\/cloud\.test:\d+\/ answered 200/);
+  });
+
+  it('the default endpoint cloud.gitlab.com served by the private CA → the interception note is the message', async () => {
+    await startHttpsServer({ cert: pki.valid, alpn: 'h2', port: 443 });
+    const outcome = await runOnce(spec(0, { endpoints: {}, resolve: { [`${DEFAULT_HOST}:443`]: LOOPBACK } }));
+    await expectOutcome(outcome, undefined);
+    const note = `cloud.gitlab.com is served by a certificate from "gitlab-duo-exporter test CA", not a public CA: a TLS-inspecting proxy is in the path; it breaks the Duo Workflow Service's gRPC stream (docs/runbook.md#tls-interception)`;
+    expect(outcome.result!.notes).toEqual([note, 'HEAD https://cloud.gitlab.com/ answered 200 over HTTP/2']);
+    expect(outcome.result!.message).toBe(note);
+    await expectSample(outcome.registry, 'gitlab_duo_tls_public_ca', labels, 0);
+  });
+
+  it('another GitLab host (any port) behind the same CA → the note names that host', async () => {
+    const leaf = await issueLeaf(pki.ca, { dns: [GITLAB_NAMED] });
+    const server = await startHttpsServer({ cert: leaf, alpn: 'http/1.1', reply: 403 });
+    const outcome = await runOnce(spec(server.port, { endpoints: { cloud_connector: `https://${GITLAB_NAMED}:${server.port}` }, resolve: { [`${GITLAB_NAMED}:${server.port}`]: LOOPBACK } }));
+    await expectOutcome(outcome, undefined);
+    expect(outcome.result!.message).toMatch(new RegExp(`^${GITLAB_NAMED.replace(/\./g, '\\.')} is served by a certificate from "gitlab-duo-exporter test CA", not a public CA`));
+    await expectSample(outcome.registry, 'gitlab_duo_tls_peer_info', { ...labels, subject_cn: GITLAB_NAMED, fingerprint_sha256: sha256Hex(leaf.certPem) }, 1);
+  });
+
+  it('a hostile certificate: bounded, escaped labels; the note stays one line; promtool finds nothing', async () => {
+    const ca = await createCaNamed(nameWithCn(`${HOSTILE_CN} CA`));
+    const leaf = await issueLeafNamed(ca, nameWithCn(HOSTILE_CN), [GITLAB_NAMED]);
+    const server = await startHttpsServer({ cert: leaf, alpn: 'h2' });
+    const outcome = await runOnce(spec(server.port, { caPem: ca.certPem, endpoints: { cloud_connector: `https://${GITLAB_NAMED}:${server.port}` }, resolve: { [`${GITLAB_NAMED}:${server.port}`]: LOOPBACK } }));
+    await expectOutcome(outcome, undefined);
+    const exposition = await outcome.exposition();
+    expect(promtoolCheckMetrics(exposition)).toBe('');
+    const [sample, ...more] = await findSamples(exposition, 'gitlab_duo_tls_peer_info', labels);
+    expect(more).toEqual([]);
+    expect(sample!.labels.subject_cn).toBe(labelText(HOSTILE_CN));
+    expect(sample!.labels.issuer_cn).toBe(labelText(`${HOSTILE_CN} CA`));
+    for (const value of [sample!.labels.subject_cn!, sample!.labels.issuer_cn!]) expect(Array.from(value).length).toBeLessThanOrEqual(MAX_LABEL_CHARS);
+    // One line per series: nothing of the CN escaped the label.
+    const lines = exposition.split('\n').filter((line) => line.includes('gitlab_duo_tls_peer_info{'));
+    expect(lines).toHaveLength(1);
+    expect(exposition).not.toMatch(/^fake_metric/m);
+    expect(exposition).not.toContain('\x1b');
+    for (const control of ['\n', '\r', '\x1b']) expect(outcome.result!.message).not.toContain(control);
+    expect(outcome.result!.message).toContain(`from "${labelText(`${HOSTILE_CN} CA`)}", not a public CA`);
+  });
+
+  it('a failed handshake exports no peer', async () => {
+    const server = await startHttpsServer({ cert: pki.expired, alpn: 'h2' });
+    const outcome = await runOnce(spec(server.port));
+    await expectOutcome(outcome, 'tls');
+    await expectNoSample(outcome.registry, 'gitlab_duo_tls_peer_info');
+    await expectNoSample(outcome.registry, 'gitlab_duo_tls_public_ca');
   });
 });

@@ -61,6 +61,11 @@ describe('customers_portal over TLS', () => {
       await expectSample(outcome.registry, 'gitlab_duo_http_status_code', labels, status);
       await expectSample(outcome.registry, 'gitlab_duo_http_version', labels, alpn === 'h2' ? 2 : 1.1);
       await expectSample(outcome.registry, 'gitlab_duo_tls_cert_expiry_timestamp_seconds', labels, leaf.notAfter);
+      // Test CAs are private; portal.test is not a GitLab host, so no interception note.
+      await expectSample(outcome.registry, 'gitlab_duo_tls_public_ca', labels, 0);
+      const issuer = cert === 'untrusted' ? 'untrusted test CA' : 'gitlab-duo-exporter test CA';
+      await expectSample(outcome.registry, 'gitlab_duo_tls_peer_info', { ...labels, subject_cn: HOST, issuer_cn: issuer }, 1);
+      expect(outcome.result!.notes).toEqual([`HEAD https://${HOST}:${server.port}/ answered ${status} over HTTP/${alpn === 'h2' ? '2' : '1.1'}`]);
       for (const phase of ['dns', 'connect', 'tls', 'first_byte']) expect(await phaseSeconds(outcome, phase)).toBeGreaterThan(0);
       expect(await phaseSeconds(outcome, 'proxy_connect')).toBe(0);
     } else {

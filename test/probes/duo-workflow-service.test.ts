@@ -1,3 +1,4 @@
+import { createHash, X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/errors.js';
 import { startConnectProxy } from '../helpers/proxy.js';
@@ -13,7 +14,7 @@ import {
   startSilentServer,
   type GrpcHealthMode,
 } from '../helpers/servers.js';
-import { createPki, type TestPki } from '../helpers/tls.js';
+import { createPki, issueLeaf, type TestPki } from '../helpers/tls.js';
 
 /**
  * duo_workflow_service: TLS with ALPN h2, then grpc.health.v1.Health/Check on the same socket.
@@ -163,6 +164,43 @@ describe('duo_workflow_service failures before gRPC', () => {
   it('a name that does not resolve → dns', async () => {
     const outcome = await runOnce({ probe: PROBE, endpoints: { duo_workflow_service: 'duo-workflow-svc.gitlab-duo-exporter.invalid:443' }, timeout: '2s' });
     await expectOutcome(outcome, 'dns');
+  });
+});
+
+describe('duo_workflow_service: the TLS peer, and TLS interception', () => {
+  // Under gitlab.net like the default duo-workflow-svc.runway.gitlab.net: a private CA there is interception.
+  const GITLAB_NAMED = 'dws.staging.gitlab.net';
+  const gitlabSpec = (port: number): RunSpec => spec(port, { endpoints: { duo_workflow_service: `${GITLAB_NAMED}:${port}` }, resolve: { [`${GITLAB_NAMED}:${port}`]: LOOPBACK } });
+  const NOTE = `${GITLAB_NAMED} is served by a certificate from "gitlab-duo-exporter test CA", not a public CA: a TLS-inspecting proxy is in the path; it breaks the Duo Workflow Service's gRPC stream (docs/runbook.md#tls-interception)`;
+
+  it('SERVING through the private CA → success; public_ca 0, the leaf, and the note as the message', async () => {
+    const leaf = await issueLeaf(pki.ca, { dns: [GITLAB_NAMED] });
+    const server = await startGrpcServer({ cert: leaf, mode: 'SERVING' });
+    const outcome = await runOnce(gitlabSpec(server.port));
+    await expectOutcome(outcome, undefined);
+    await expectSample(outcome.registry, 'gitlab_duo_tls_public_ca', labels, 0);
+    const fingerprint = createHash('sha256').update(new X509Certificate(leaf.certPem).raw).digest('hex');
+    await expectSample(outcome.registry, 'gitlab_duo_tls_peer_info', { ...labels, subject_cn: GITLAB_NAMED, issuer_cn: 'gitlab-duo-exporter test CA', fingerprint_sha256: fingerprint }, 1);
+    expect(outcome.result!.notes).toEqual([NOTE, 'Health/Check answered status 0 (SERVING)']);
+    expect(outcome.result!.message).toBe(NOTE);
+  });
+
+  it('the proxy speaks no HTTP/2 → http2_not_negotiated, and the note and the peer survive the failure', async () => {
+    const leaf = await issueLeaf(pki.ca, { dns: [GITLAB_NAMED] });
+    const { port } = await startMuteTlsServer({ cert: leaf });
+    const outcome = await runOnce({ ...gitlabSpec(port), timeout: '800ms' });
+    await expectOutcome(outcome, 'http2_not_negotiated');
+    expect(outcome.result!.notes).toEqual([NOTE]);
+    await expectSample(outcome.registry, 'gitlab_duo_tls_public_ca', labels, 0);
+    expect(await findSamples(outcome.registry, 'gitlab_duo_tls_peer_info', { ...labels, subject_cn: GITLAB_NAMED })).toHaveLength(1);
+  });
+
+  it('a self-hosted service (not a GitLab host) with a private CA → public_ca 0, no note', async () => {
+    const server = await startGrpcServer({ cert: pki.valid, mode: 'SERVING' });
+    const outcome = await runOnce(spec(server.port));
+    await expectOutcome(outcome, undefined);
+    await expectSample(outcome.registry, 'gitlab_duo_tls_public_ca', labels, 0);
+    expect(outcome.result!.notes).toEqual(['Health/Check answered status 0 (SERVING)']);
   });
 });
 

@@ -23,6 +23,7 @@ describe('instance_http2', () => {
     expect(await fact(outcome, 'gitlab_duo_http_version')).toBe(version);
     expect(await fact(outcome, 'gitlab_duo_http_status_code')).toBe(status);
     expect(await fact(outcome, 'gitlab_duo_tls_cert_expiry_timestamp_seconds')).toBe(valid.notAfter);
+    expect(await fact(outcome, 'gitlab_duo_tls_public_ca')).toBe(0);
     // No token is sent: the protocol is what is tested.
     expect(server.requests).toHaveLength(1);
     expect(server.requests[0]!.headers.authorization).toBeUndefined();

@@ -2,6 +2,7 @@ import { DEFAULT_ENDPOINTS } from '../../config/defaults.js';
 import { timedRequest } from '../../net/http-request.js';
 import { defineProbe, type ProbeContext, type ProbeDefinition } from '../types.js';
 import { recordHttpFacts } from './http-facts.js';
+import { noteInterception, TLS_FACTS } from './tls-facts.js';
 import { cloudHostsUnused, REQUIRED } from './relevance.js';
 
 type CloudEndpoint = 'customers_portal' | 'cloud_connector';
@@ -19,7 +20,7 @@ export function hostReachabilityProbe<const Name extends CloudEndpoint>(name: Na
     defaultTimeout: '10s',
     required: true,
     phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
-    facts: ['gitlab_duo_http_status_code', 'gitlab_duo_http_version', 'gitlab_duo_tls_cert_expiry_timestamp_seconds', 'gitlab_duo_cloudflare_addresses'],
+    facts: ['gitlab_duo_http_status_code', 'gitlab_duo_http_version', ...TLS_FACTS, 'gitlab_duo_cloudflare_addresses'],
     availability: () => ({ enabled: true }),
     relevance: (env) => cloudHostsUnused(env, host) ?? REQUIRED,
     target: (instance) => instance.endpoints[name],
@@ -28,6 +29,8 @@ export function hostReachabilityProbe<const Name extends CloudEndpoint>(name: Na
       const response = await timedRequest({ url, method: 'HEAD', alpn: ['h2', 'http/1.1'] }, ctx);
       recordHttpFacts(ctx.record, response);
       recordCloudflare(ctx, url, DEFAULT_ENDPOINTS[name], response.connection.resolvedAddresses);
+      // First, so that it is the message of a passing run: the path works, but not for gRPC.
+      noteInterception(ctx.record, url.hostname, response.connection);
       ctx.record.note(`HEAD ${url.origin}/ answered ${response.status} over HTTP/${response.httpVersion}`);
     },
   });
