@@ -21,6 +21,11 @@ COPY bin ./bin
 COPY src ./src
 COPY data ./data
 COPY proto ./proto
+# `npm run build` (through `prepare`) writes dist/revision.json with this script. The context has
+# no .git, so the revision comes in as a build argument: docker build --build-arg
+# GITLAB_DUO_EXPORTER_REVISION=$(git rev-parse --short HEAD) . (unset: "unknown").
+COPY scripts/revision.mjs ./scripts/
+ARG GITLAB_DUO_EXPORTER_REVISION
 RUN npm ci --no-audit --no-fund
 RUN npm prune --omit=dev --no-audit --no-fund
 

@@ -10,9 +10,10 @@ import { createBenchPki } from './lib/pki.js';
 import { renderDocument } from './document.js';
 import { renderTables, type BenchResults } from './report.js';
 import { runScale } from './scale.js';
+import { runMemory } from './memory.js';
 import { runScrape } from './scrape.js';
 
-const SECTIONS = ['accuracy', 'cost', 'scrape', 'scale', 'detection'] as const;
+const SECTIONS = ['accuracy', 'cost', 'scrape', 'scale', 'detection', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RESULTS_FILE = join(REPO_DIR, 'test-output', 'bench-results.json');
@@ -53,25 +54,29 @@ export async function main(argv: string[]): Promise<number> {
   const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = { machine: describeMachine(), quick, durationSeconds: 0 };
   try {
     if (wanted('accuracy')) {
-      ctx.log('1/5 accuracy');
+      ctx.log('1/6 accuracy');
       results.accuracy = await runAccuracy(ctx);
       results.blackboxVersion = results.accuracy.blackboxVersion;
     }
     if (wanted('cost')) {
-      ctx.log('2/5 cost per probe run');
+      ctx.log('2/6 cost per probe run');
       results.cost = await runCost(ctx);
     }
     if (wanted('scrape')) {
-      ctx.log('3/5 scrape cost');
+      ctx.log('3/6 scrape cost');
       results.scrape = await runScrape(ctx);
     }
     if (wanted('scale')) {
-      ctx.log('4/5 scale');
+      ctx.log('4/6 scale');
       results.scale = await runScale(ctx);
     }
     if (wanted('detection')) {
-      ctx.log(`5/5 detection${quick ? '' : ' (waits for the alert to fire: about 6 minutes)'}`);
+      ctx.log(`5/6 detection${quick ? '' : ' (waits for the alert to fire: about 6 minutes)'}`);
       results.detection = await runDetection(ctx);
+    }
+    if (wanted('memory')) {
+      ctx.log('6/6 memory of the real serve');
+      results.memory = await runMemory(ctx);
     }
   } finally {
     pki.cleanup();

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`, which `npm ci` runs via `prepare`).
+// Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`, which `npm ci` runs via
+// `prepare`; a tarball from `npm pack` ships it built).
 import { main } from '../dist/main.js';
 
 main(process.argv).then(

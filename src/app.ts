@@ -5,6 +5,7 @@ import type { Config } from './config/schema.js';
 import { loadConfig } from './config/source.js';
 import type { Env } from './config/substitute.js';
 import { ConfigError } from './errors.js';
+import { listen, parseListenAddress } from './http/listen.js';
 import { createHttpServer } from './http/server.js';
 import { WebConfigWatcher } from './http/tls-server.js';
 import { createMetrics, type ExporterMetrics } from './metrics/registry.js';
@@ -58,19 +59,30 @@ export interface App {
  */
 export const RUN_NOW_MIN_GAP_MS = 10_000;
 
-/** Composition root: config → plan → store/metrics → scheduler → HTTP. No logic of its own. */
+/** Composition root: config → HTTP (bound) → plan → store/metrics → scheduler. No logic of its own. */
 export async function startApp(options: AppOptions): Promise<App> {
   const { logger } = options;
   const env = options.env ?? process.env;
   const webConfig = options.webConfigFile ? await WebConfigWatcher.load(options.webConfigFile, logger) : undefined;
   const listenAddress = options.listenAddress ?? options.config.web.listen_address;
-  // Checked before the probes start: a bad address must not leave them running with no server.
   parseListenAddress(listenAddress);
-  const detector = newDetector(env, logger, options.detectTimeoutMs);
-  // What GitLab offers decides which probes apply and how they ask: learnt before the first run.
-  let plan = compile(options.config, env, await detector.detectAll(options.config));
+  let plan: Plan;
   const store = new ResultStore();
   const metrics = createMetrics({ store, plan: () => plan });
+  // The port is bound first: a port in use is reported before anything is detected, planned or
+  // run. Requests wait until the plan is made (startup.open), within the detection's deadline.
+  const startup = gate();
+  const server = createHttpServer({ metrics, store, plan: () => plan, reload, runNow, lifecycle: options.enableLifecycle ?? false, logger, ready: startup.ready }, webConfig);
+  await listen(server, listenAddress);
+  const detector = newDetector(env, logger, options.detectTimeoutMs);
+  try {
+    // What GitLab offers decides which probes apply and how they ask: learnt before the first run.
+    plan = compile(options.config, env, await detector.detectAll(options.config));
+  } catch (err) {
+    startup.fail();
+    await closeServer(server);
+    throw err;
+  }
   metrics.reloaded(true);
   const limiter = new Limiter(plan.config.scheduler.max_concurrency);
   const scheduler = new Scheduler(scheduled(plan), {
@@ -161,17 +173,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   const refreshTimer = setInterval(() => void serial(() => redetect('periodic refresh')), options.capabilityRefreshMs ?? REFRESH_INTERVAL_MS);
   refreshTimer.unref();
 
-  const server = createHttpServer({ metrics, store, plan: () => plan, reload, runNow, lifecycle: options.enableLifecycle ?? false, logger }, webConfig);
-  try {
-    await listen(server, listenAddress);
-  } catch (err) {
-    // Nothing would serve /metrics: stop the probes too, or their timers keep the process alive,
-    // probing headless, while its caller has already reported the failure (exit code 2).
-    clearInterval(refreshTimer);
-    await scheduler.stop(0);
-    const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new ConfigError([`web.listen_address: cannot listen on ${listenAddress}: ${code}`], options.listenAddress ? 'command line' : plan.config.source);
-  }
+  startup.open();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ address: `${host}:${address.port}` }, 'listening');
@@ -187,12 +189,29 @@ export async function startApp(options: AppOptions): Promise<App> {
     async stop() {
       clearInterval(refreshTimer);
       await scheduler.stop(5000);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeServer(server);
     },
   };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** A promise that requests wait on: resolved once startup is done, rejected if it failed. */
+function gate(): { ready: Promise<void>; open(): void; fail(): void } {
+  let open = (): void => undefined;
+  let fail = (): void => undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = () => reject(new Error('startup failed'));
+  });
+  // Nobody may be waiting when startup fails: that rejection is expected, not unhandled.
+  ready.catch(() => undefined);
+  return { ready, open, fail };
 }
 
 function compile(config: Config, env: Env, detected: DetectedCapabilities): Plan {
@@ -211,25 +230,6 @@ function versionChanged(plan: Plan, result: ProbeResult): boolean {
   const known = plan.environments.get(result.instance)?.capabilities?.version;
   const seen = result.facts.find((f) => f.name === 'gitlab_duo_gitlab_info')?.labels?.version;
   return known !== undefined && seen !== undefined && !seen.startsWith(`${known.major}.${known.minor}.${known.patch}`);
-}
-
-export function parseListenAddress(address: string): { host: string | undefined; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
-  if (!match) throw new ConfigError([`web.listen_address: "${address}" must be [host]:port`], 'command line');
-  const port = Number(match[3]);
-  if (port > 65535) throw new ConfigError([`web.listen_address: "${address}": the port must be 0-65535`], 'command line');
-  return { host: match[1] ?? (match[2] || undefined), port };
-}
-
-function listen(server: Server, address: string): Promise<void> {
-  const { host, port } = parseListenAddress(address);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function logPlan(plan: Plan, logger: Logger): void {

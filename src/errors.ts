@@ -23,6 +23,12 @@ export const FAILURE_REASONS = [
 
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
+/**
+ * The reasons any probe can fail with, whatever it does: the runner's deadline (`timeout`) and an
+ * exporter bug (`internal`). Each probe declares the others it can produce (ProbeDefinition.reasons).
+ */
+export const IMPLICIT_REASONS = ['timeout', 'internal'] as const satisfies readonly FailureReason[];
+
 export interface ProbeErrorOptions {
   cause?: unknown;
   /** For `rate_limited`: seconds the server asked us to wait (Retry-After). */
@@ -58,6 +64,22 @@ export class ConfigError extends Error {
   ) {
     super(`invalid configuration (${source}):\n${capIssues(issues).map((i) => `  - ${i}`).join('\n')}`);
     this.issues = capIssues(issues);
+  }
+}
+
+/**
+ * The HTTP server could not bind its address (a port in use, a privileged port). Not a config
+ * error: the config may be right and another process in the way, so the message says what to do.
+ */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+
+  constructor(
+    readonly address: string,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
   }
 }
 

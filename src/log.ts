@@ -24,7 +24,32 @@ export interface LogOptions {
 export function createLogger(options: LogOptions): Logger {
   const out = options.destination ?? process.stderr;
   const destination: DestinationStream = options.format === 'json' ? jsonFilter(out) : lineFormatter(options.format, out);
-  return pino({ level: options.level, redact: { paths: REDACT, censor: '<redacted>' }, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  return pino(
+    {
+      level: options.level,
+      redact: { paths: REDACT, censor: '<redacted>' },
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // `"level":"warn"`, not `"level":40`: what log shippers and readers match on.
+      formatters: { level: (label) => ({ level: label }), log: serializeErrors },
+    },
+    destination,
+  );
+}
+
+/**
+ * pino serializes an Error under `err` only; under any other key it would be written as `{}`. Any
+ * other top-level Error value gets the same serializer (type, message with causes, stack, code).
+ * `err` itself is left to pino: serializing it twice would turn its type into `Object`.
+ */
+function serializeErrors(record: Record<string, unknown>): Record<string, unknown> {
+  let out = record;
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'err' || !(value instanceof Error)) continue;
+    if (out === record) out = { ...record };
+    out[key] = pino.stdSerializers.err(value);
+  }
+  return out;
 }
 
 /**
@@ -58,15 +83,61 @@ const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'inf
 /**
  * One log record as one line. Every value is stripped of URL userinfo (`target` above all) and
  * quoted when it holds a space, a quote, `=` or an unsafe character; the pretty format's message is
- * shown with visible escapes (`\n`, `\u001b`).
+ * shown with visible escapes (`\n`, `\u001b`). Structured values become plain fields (fieldPairs).
  */
 export function formatLine(entry: Record<string, unknown>, format: 'logfmt' | 'pretty'): string {
   const { time, level, msg, ...rest } = entry;
-  const levelName = LEVEL_NAMES[level as number] ?? String(level);
+  const levelName = typeof level === 'number' ? (LEVEL_NAMES[level] ?? String(level)) : String(level);
   const message = stripUserinfo(String(msg ?? ''));
-  const pairs = Object.entries(rest).map(([k, v]) => `${visible(k)}=${quote(stripUserinfo(typeof v === 'string' ? v : String(JSON.stringify(v))))}`);
+  const pairs = Object.entries(rest)
+    .flatMap(([k, v]) => fieldPairs(k, v, 0))
+    .map(([k, v]) => `${logKey(k)}=${quote(stripUserinfo(v))}`);
   if (format === 'pretty') return [visible(String(time)), levelName.toUpperCase().padEnd(5), visible(message), ...pairs].join(' ');
   return [`time=${quote(String(time))}`, `level=${visible(levelName)}`, `msg=${quote(message)}`, ...pairs].join(' ');
+}
+
+// Nested objects deeper than this stay one JSON value: a log line is not a document.
+const MAX_DEPTH = 3;
+
+/**
+ * The key=value fields of one record field, as logfmt readers (go-kit, Loki, lnav) expect them:
+ * - a list is one value of comma-separated items (`probes=a,b,c`); an item holding a comma or a
+ *   quote is quoted CSV-style (`"a, b"`, inner quotes doubled), so the list splits back unambiguously;
+ * - an error (pino's serialized form) is `err="message" err_type=TypeError`, plus `err_code` when
+ *   it has one; its stack stays in the JSON format, which a single line cannot carry readably;
+ * - an object is flattened to dotted keys (`phases.connect=0.01`).
+ */
+export function fieldPairs(key: string, value: unknown, depth: number): [string, string][] {
+  if (value === null || typeof value !== 'object') return [[key, String(value)]];
+  if (Array.isArray(value)) return [[key, value.map(listItem).join(',')]];
+  const record = value as Record<string, unknown>;
+  if (isSerializedError(record)) return errorPairs(key, record);
+  const entries = Object.entries(record);
+  if (entries.length === 0 || depth >= MAX_DEPTH) return [[key, JSON.stringify(record)]];
+  return entries.flatMap(([k, v]) => fieldPairs(`${key}.${k}`, v, depth + 1));
+}
+
+function listItem(item: unknown): string {
+  const text = item !== null && typeof item === 'object' ? JSON.stringify(item) : String(item);
+  return /[",]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function isSerializedError(value: Record<string, unknown>): boolean {
+  return typeof value.type === 'string' && typeof value.message === 'string' && typeof value.stack === 'string';
+}
+
+function errorPairs(key: string, err: Record<string, unknown>): [string, string][] {
+  const pairs: [string, string][] = [
+    [key, String(err.message)],
+    [`${key}_type`, String(err.type)],
+  ];
+  if (typeof err.code === 'string' || typeof err.code === 'number') pairs.push([`${key}_code`, String(err.code)]);
+  return pairs;
+}
+
+/** A key as logfmt allows it: no space, `=` or quote (a key from data could hold one), and visible. */
+function logKey(key: string): string {
+  return visible(key.replace(/[\s="]/g, '_'));
 }
 
 /** A logfmt value: bare when it is one plain word, else a JSON string with every unsafe character escaped. */

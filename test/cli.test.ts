@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readRevision } from '../src/version.js';
 import { closedPort } from './helpers/ports.js';
 
 // The compiled launcher, exactly what `npx gitlab-duo-exporter` runs (the test command builds first).
@@ -32,7 +33,88 @@ async function localConfig(): Promise<string> {
 describe('command line', () => {
   it('--help and --version exit 0', () => {
     expect(cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('check [options]') });
-    expect(cli(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(cli(['--version']).code).toBe(0);
+  });
+
+  it('--version prints the version, the revision the build recorded and the Node.js version', () => {
+    const revision = readRevision(new URL('../dist/revision.json', import.meta.url));
+    const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    expect(cli(['--version']).stdout.split('\n')).toEqual([`gitlab-duo-exporter, version ${version} (revision: ${revision})`, `  node version:     ${process.version}`, `  platform:         ${process.platform}/${process.arch}`, '']);
+  });
+
+  it.each([
+    [['chek'], "error: unknown command 'chek'\n(Did you mean check?)"],
+    [['dmeo'], "error: unknown command 'dmeo'\n(Did you mean demo?)"],
+    [['simulater'], "error: unknown command 'simulater'\n(Did you mean simulator?)"],
+    [['--confg.file=x.yaml'], "error: unknown option '--confg.file'\n(Did you mean --config.file?)"],
+    [['--web.listen-adress', ':1'], "error: unknown option '--web.listen-adress'\n(Did you mean --web.listen-address?)"],
+    [['check', '--formt=json'], "error: unknown option '--formt'\n(Did you mean --format?)"],
+    [['check', '--formt', 'json'], "error: unknown option '--formt'\n(Did you mean --format?)"],
+    [['check', '--log.levl', 'debug'], "error: unknown option '--log.levl'\n(Did you mean --log.level?)"],
+    [['demo', '--scenaro', 'healthy'], "error: unknown option '--scenaro'\n(Did you mean --scenario?)"],
+  ])('a mistyped command or flag is a usage error naming the right one: %j', (args, message) => {
+    expect(cli(args)).toMatchObject({ code: 2, stdout: '', stderr: `${message}\n` });
+  });
+
+  it('a word that is like no command is still refused, and so are extra arguments to a command', () => {
+    expect(cli(['xyzzy'])).toMatchObject({ code: 2, stderr: "error: unknown command 'xyzzy'\n" });
+    expect(cli(['check', 'extra']).code).toBe(2);
+  });
+
+  it.each(['check', 'demo', 'simulator'])('%s --help lists the global options too', (command) => {
+    const help = cli([command, '--help']);
+    expect(help.code).toBe(0);
+    const global = help.stdout.split('Global Options:')[1] ?? '';
+    for (const flag of ['--config.file <path>', '--web.listen-address <address>', '--log.level <level>', '--log.format <format>']) expect(global).toContain(flag);
+  });
+
+  it('--log.level and --log.format take any case; a wrong value lists the choices', async () => {
+    const config = writeTemp('jitter0.yaml', `${readFileSync(await localConfig(), 'utf8')}scheduler:\n  max_start_jitter: 0s\n`);
+    const child = spawn(process.execPath, [BIN, `--config.file=${config}`, '--web.listen-address=127.0.0.1:0', '--log.level=DEBUG', '--log.format=Logfmt'], { env: CLEAN_ENV });
+    try {
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const until = Date.now() + 15_000;
+      while (!/^time=\S+ level=debug msg="probe run"/m.test(stderr) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(stderr).toMatch(/^time=\S+ level=debug msg="probe run" .*probe=customers_portal/m);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const bad = cli(['--config.check', '--log.level=LOUD']);
+    expect(bad).toMatchObject({ code: 2, stderr: "error: option '--log.level <level>' argument 'LOUD' is invalid. Allowed choices are debug, info, warn, error.\n" });
+  });
+
+  it('a port in use: one plain line, exit 2, before any probe is scheduled or run', async () => {
+    // The probes' endpoints: a listener that counts connections, so a probe that ran would show.
+    let connections = 0;
+    const endpoint = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    const taken = createServer();
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const ep = (endpoint.address() as { port: number }).port;
+      const port = (taken.address() as { port: number }).port;
+      const config = writeTemp(
+        'busy.yaml',
+        `instances:\n  - name: lab\n    endpoints:\n      customers_portal: https://127.0.0.1:${ep}\n      cloud_connector: https://127.0.0.1:${ep}\n      duo_workflow_service: 127.0.0.1:${ep}\nscheduler:\n  max_start_jitter: 0s\n`,
+      );
+      // Asynchronous: the port is held by this process, whose event loop must keep serving.
+      const child = spawn(process.execPath, [BIN, `--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=debug'], { env: CLEAN_ENV });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      clearTimeout(killer);
+      expect(code).toBe(2);
+      expect(stderr).toBe(`cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE); is another exporter running? use --web.listen-address to pick another address\n`);
+      expect(connections).toBe(0);
+    } finally {
+      endpoint.close();
+      taken.close();
+    }
   });
 
   it('--config.check exits 0 for a valid file and 2 listing every problem for a bad one', async () => {
@@ -41,9 +123,32 @@ describe('command line', () => {
     const run = cli(['--config.check', '--config.file', bad]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('instances[0].url: must be an http:// or https:// URL');
-    expect(run.stderr).toContain('instances[0]: unknown key "colour"');
+    expect(run.stderr).toContain('instances[0].colour: unknown key');
     expect(run.stderr).toContain('log.level: must be one of');
     expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('config.example.yaml passes --config.check with no environment variable set', () => {
+    const example = new URL('../config.example.yaml', import.meta.url).pathname;
+    const run = cli(['--config.file', example, '--config.check']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toContain('config OK');
+  });
+
+  it('--config.check suggests the key meant, shows a YAML error\'s line, and warns about http:// without failing', () => {
+    const typo = cli(['--config.check', `--config.file=${writeTemp('typo.yaml', 'instances:\n  - url: https://gitlab.example.com\n    admin_tokn_file: /x\n    probes: { license: { timeout: 30 } }\n')}`]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('  - instances[0].admin_tokn_file: unknown key; did you mean "admin_token_file"?\n');
+    expect(typo.stderr).toContain('  - instances[0].probes.license.timeout: 30 is a number; write a duration with a unit, e.g. "30s"\n');
+    const yaml = cli(['--config.check', `--config.file=${writeTemp('broken.yaml', 'instances:\n  - url: https://gitlab.example.com\n  url: [\n')}`]);
+    expect(yaml.code).toBe(2);
+    expect(yaml.stderr).toContain('  - YAML line 3: All mapping items must start at the same column\n    3 |   url: [\n      | ^\n');
+    const http = cli(['--config.check', `--config.file=${writeTemp('http.yaml', 'instances:\n  - url: http://gitlab.example.com\n')}`]);
+    expect(http.code).toBe(0);
+    expect(http.stderr).toMatch(/^warning: instances\[0\]\.url: http:\/\/gitlab\.example\.com\/ is plain HTTP/);
+    const page = cli(['--config.check', `--config.file=${writeTemp('page.yaml', 'instances:\n  - url: https://gitlab.example.com/users/sign_in\n')}`]);
+    expect(page.code).toBe(2);
+    expect(page.stderr).toContain('instances[0].url: https://gitlab.example.com/users/sign_in is a GitLab page');
   });
 
   it('an unknown flag is a usage error (2)', () => {

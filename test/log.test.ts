@@ -66,3 +66,86 @@ describe('log lines', () => {
     expect(formatLine(entry, 'pretty')).toBe(String.raw`2026-05-01T10:00:00.000Z WARN  a\u001b[2Jb\nc value="\u001b[2J" word=plain target=https://127.0.0.1:1/`);
   });
 });
+
+/** Splits a CSV-style list value back into its items (quoted items, inner quotes doubled). */
+function splitList(value: string): string[] {
+  return [...value.matchAll(/(?:^|,)(?:"((?:[^"]|"")*)"|([^,]*))/g)].map((m) => (m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]!));
+}
+
+/** The value of `key=` in a logfmt line: a bare word, or a JSON string read back. */
+function logfmtValue(line: string, key: string): string | undefined {
+  const m = new RegExp(`(?:^| )${key.replace(/\./g, '\\.')}=("(?:[^"\\\\]|\\\\.)*"|\\S*)`).exec(line);
+  if (!m) return undefined;
+  return m[1]!.startsWith('"') ? (JSON.parse(m[1]!) as string) : m[1]!;
+}
+
+describe('structured fields (issue 14)', () => {
+  it('json: the level is its name, first in the line', () => {
+    const { logger, lines } = capture('json');
+    logger.debug('d');
+    logger.info('i');
+    logger.warn('w');
+    logger.error('e');
+    expect(lines().map((l) => (JSON.parse(l) as { level: unknown }).level)).toEqual(['debug', 'info', 'warn', 'error']);
+    expect(lines()[1]).toMatch(/^\{"level":"info","time":"/);
+  });
+
+  it('logfmt and pretty: the level name from a string level as from a number', () => {
+    const entry = { time: '2026-05-01T10:00:00.000Z', msg: 'm' };
+    expect(formatLine({ ...entry, level: 'warn' }, 'logfmt')).toBe('time=2026-05-01T10:00:00.000Z level=warn msg=m');
+    expect(formatLine({ ...entry, level: 40 }, 'logfmt')).toBe('time=2026-05-01T10:00:00.000Z level=warn msg=m');
+    expect(formatLine({ ...entry, level: 'error' }, 'pretty')).toBe('2026-05-01T10:00:00.000Z ERROR m');
+  });
+
+  it.each(['logfmt', 'pretty'] as const)('%s: a list is one comma-separated value that splits back into its items', (format) => {
+    const { logger, lines } = capture(format);
+    const skipped = ['ai_gateway (endpoints.ai_gateway is not set, see docs)', 'say "hi"', 'plain'];
+    logger.info({ instance: 'a', probes: ['customers_portal', 'cloud_connector'], skipped, none: [], numbers: [1, 2.5] }, 'probes scheduled');
+    const line = lines()[0]!;
+    expect(line).toContain(' probes=customers_portal,cloud_connector ');
+    expect(line).toContain(' none="" ');
+    expect(line).toContain(' numbers=1,2.5');
+    expect(line).toContain(String.raw`skipped="\"ai_gateway (endpoints.ai_gateway is not set, see docs)\",\"say \"\"hi\"\"\",plain"`);
+    expect(splitList(logfmtValue(line, 'skipped')!)).toEqual(skipped);
+    expect(line).not.toContain('[');
+  });
+
+  it.each(['logfmt', 'pretty'] as const)('%s: an Error is err="message" err_type (+ err_code), under any key, with no stack or JSON', (format) => {
+    const { logger, lines } = capture(format);
+    const err = Object.assign(new TypeError('fetch failed: connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    logger.error({ err, cause: new RangeError('inner') }, 'rendering /metrics failed');
+    logger.error(new Error('thrown as the first argument'), 'then logged');
+    const [first, second] = lines();
+    expect(first).toContain(' err="fetch failed: connect ECONNREFUSED 127.0.0.1:1" err_type=TypeError err_code=ECONNREFUSED');
+    expect(first).toContain(' cause=inner cause_type=RangeError');
+    expect(second).toContain(' err="thrown as the first argument" err_type=Error');
+    for (const line of [first!, second!]) {
+      expect(line).not.toMatch(/[{}]|\[object|stack|at /);
+    }
+  });
+
+  it('json: an Error under a key other than err is serialized too, not written as {}', () => {
+    const { logger, lines } = capture('json');
+    logger.warn({ cause: new RangeError('inner'), count: 2 }, 'x');
+    const record = JSON.parse(lines()[0]!) as { cause: { type: string; message: string; stack: string }; count: number };
+    expect(record.cause).toMatchObject({ type: 'RangeError', message: 'inner' });
+    expect(record.cause.stack).toContain('RangeError: inner');
+    expect(record.count).toBe(2);
+  });
+
+  it('logfmt: an object becomes dotted keys, down to three levels, then one JSON value', () => {
+    const { logger, lines } = capture('logfmt');
+    logger.debug({ phases: { dns: 0.001, connect: 0.02 }, deep: { a: { b: { c: { d: 1 } } } }, empty: {} }, 'probe run');
+    const line = lines()[0]!;
+    expect(line).toContain(' phases.dns=0.001 phases.connect=0.02 ');
+    expect(logfmtValue(line, 'deep.a.b.c')).toBe('{"d":1}');
+    expect(logfmtValue(line, 'empty')).toBe('{}');
+  });
+
+  it.each(FORMATS)('%s: redaction still applies to nested header and token fields', (format) => {
+    const { logger, raw } = capture(format);
+    logger.warn({ headers: { authorization: 'Bearer glpat-secret1', 'private-token': 'glpat-secret2' }, request: { token: 'glpat-secret3' } }, 'x');
+    expect(raw()).not.toMatch(/glpat-secret/);
+    expect(raw()).toContain('<redacted>');
+  });
+});

@@ -4,14 +4,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exporterInstanceConfig, isScenarioName, startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { exporterInstanceConfig, isScenarioName, startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { serveRequests } from '../lib/proc.js';
 
 let sim: Simulator | undefined;
 
 serveRequests({
-  async start({ dir }) {
-    sim = await startSimulator({});
+  async start({ dir, base }) {
+    sim = await startSimulator({ base: (base ?? {}) as SimulatorOptions['base'] });
     const caFile = join(String(dir), 'simulator-ca.pem');
     writeFileSync(caFile, sim.caPem, { mode: 0o600 });
     return { instance: exporterInstanceConfig(sim, caFile, 'sim'), controlUrl: sim.controlUrl };

@@ -14,9 +14,10 @@ export interface SimulatorChild {
   stop(): Promise<void>;
 }
 
-export async function startSimulatorChild(dir: string, cpu?: number): Promise<SimulatorChild> {
+/** `base`: the simulated world under every scenario (src/simulator's `base`, e.g. `{ deployment: 'hybrid' }`). */
+export async function startSimulatorChild(dir: string, cpu?: number, base: Record<string, unknown> = {}): Promise<SimulatorChild> {
   const child = startChild('simulator', { cpu });
-  const { instance } = await child.request<{ instance: Record<string, unknown> }>('start', { dir });
+  const { instance } = await child.request<{ instance: Record<string, unknown> }>('start', { dir, base });
   return {
     child,
     instance,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { PROBE_NAMES } from '../probes/index.js';
+import { keysAt, nearestKey } from './suggest.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -14,9 +15,27 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-/** One line per problem, each naming where it is: the form every config error takes. */
-export function formatZodIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${formatPath(issue.path)}: ${describeIssue(issue)}`);
+/**
+ * One line per problem, each naming where it is: the form every config error takes. With the
+ * `schema` that was parsed, an unknown key is named by its own path and the nearest known key is
+ * suggested (`instances[0].admin_tokn_file: unknown key; did you mean "admin_token_file"?`);
+ * without it, the object is named and its unknown keys listed.
+ */
+export function formatZodIssues(error: z.ZodError, schema?: z.ZodType): string[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys' && schema !== undefined ? unknownKeys(issue, schema) : [`${formatPath(issue.path)}: ${describeIssue(issue)}`],
+  );
+}
+
+/** One line per unknown key, at its own path, with the nearest known key or, failing one, the list. */
+function unknownKeys(issue: z.core.$ZodIssueUnrecognizedKeys, schema: z.ZodType): string[] {
+  const known = keysAt(schema, issue.path);
+  const probes = issue.path.at(-1) === 'probes';
+  return issue.keys.map((key) => {
+    const near = nearestKey(key, known);
+    const hint = near !== undefined ? `; did you mean "${near}"?` : probes ? ` (probes are: ${PROBE_NAMES.join(', ')})` : known.length > 0 ? ` (known keys here: ${known.join(', ')})` : '';
+    return `${formatPath([...issue.path, key])}: unknown key${hint}`;
+  });
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

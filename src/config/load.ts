@@ -10,6 +10,8 @@ import { rawConfigSchema, type Config, type InstanceConfig, type ProbeOverride, 
 import { Secret } from './secret.js';
 import { substituteEnv, type Env } from './substitute.js';
 import { readableByOthers, readTokenFile } from './tokens.js';
+import { checkInstanceUrl } from './url.js';
+import { yamlIssue } from './yaml-errors.js';
 
 export interface LoadOptions {
   readonly env?: Env;
@@ -38,12 +40,7 @@ export async function parseConfigText(text: string, source: string, options: Loa
   // reach stderr as a process warning, a line of no path in the problem list; the strict schema
   // refuses such a key anyway.
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => `YAML line ${e.linePos?.[0]?.line ?? '?'}: ${scrub(e.message.split('\n')[0] ?? '')}`),
-      source,
-    );
-  }
+  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => yamlIssue(text, e)), source);
   let plain: unknown;
   try {
     plain = doc.toJS() ?? {};
@@ -125,7 +122,7 @@ function copyIfSet(env: Env, variable: string, target: Record<string, unknown>, 
 
 async function buildConfig(input: unknown, source: string, options: LoadOptions): Promise<Config> {
   const parsed = rawConfigSchema.safeParse(input);
-  if (!parsed.success) throw new ConfigError(formatZodIssues(parsed.error), source);
+  if (!parsed.success) throw new ConfigError(formatZodIssues(parsed.error, rawConfigSchema), source);
   const raw = parsed.data;
   // Every file is read concurrently; the problems are listed in the config's order all the same.
   const [resolved, rangesIssues] = await Promise.all([
@@ -161,7 +158,8 @@ async function resolveInstance(raw: RawInstance, config: RawConfig, path: string
     readToken(duo_user_token, duo_user_token_file, `${path}.duo_user_token`, source),
     raw.tls.ca_file === undefined ? Promise.resolve({ pem: undefined, issues: [] }) : readCa(raw.tls.ca_file, `${path}.tls.ca_file`),
   ]);
-  const issues = [...admin.issues, ...duo.issues, ...ca.issues];
+  const url = raw.url === undefined ? { issues: [], warnings: [] } : checkInstanceUrl(raw.url, source === 'environment' ? ENV_NAMES.url! : `${path}.url`);
+  const issues = [...url.issues, ...admin.issues, ...duo.issues, ...ca.issues];
   const instance: InstanceConfig = {
     ...rest,
     name: name ?? nameFromUrl(raw.url) ?? 'default',
@@ -172,7 +170,7 @@ async function resolveInstance(raw: RawInstance, config: RawConfig, path: string
     caPem: ca.pem,
     probeSettings: resolveProbeSettings(config.defaults.probes, raw.probes, path, issues),
   };
-  return { instance, issues, warnings: [...admin.warnings, ...duo.warnings] };
+  return { instance, issues, warnings: [...url.warnings, ...admin.warnings, ...duo.warnings] };
 }
 
 interface TokenRead {

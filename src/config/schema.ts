@@ -19,11 +19,27 @@ export type Schedule = { readonly kind: 'every'; readonly ms: number } | { reado
 export const MAX_TIMER_MS = 2_147_483_647;
 const tooLongForATimer = (text: string): string => `"${text}" is longer than 24d, the longest delay a timer can wait`;
 
-/** A duration in ms, at most `maxMs` (beyond MAX_SAFE_INTEGER, arithmetic on it is not exact). */
-const durationUpTo = (maxMs: number, tooLong: (text: string) => string) =>
-  z.string().transform((text, ctx) => {
+/**
+ * A duration's text. YAML reads `timeout: 30` as the number 30, and no unit is assumed (seconds?
+ * milliseconds?): the message says what to write instead of zod's "expected string".
+ */
+const durationText = z.string({
+  error: (issue) => (typeof issue.input === 'number' ? bareNumber(issue.input) : undefined),
+});
+
+export function bareNumber(n: number): string {
+  const example = Number.isInteger(n) && n >= 0 ? `${n}s` : '30s';
+  return `${n} is a number; write a duration with a unit, e.g. "${example}"`;
+}
+
+/**
+ * A duration in ms, at most `maxMs` (beyond MAX_SAFE_INTEGER, arithmetic on it is not exact);
+ * `0s` (or `0m`...) only where `allowZero` says that zero means "off".
+ */
+const durationUpTo = (maxMs: number, tooLong: (text: string) => string, allowZero = false) =>
+  durationText.transform((text, ctx) => {
     const ms = parseDuration(text);
-    if (ms === undefined || ms === 0) {
+    if (ms === undefined || (ms === 0 && !allowZero)) {
       ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 500ms, 30s, 5m, 1h)` });
       return z.NEVER;
     }
@@ -37,7 +53,7 @@ const durationUpTo = (maxMs: number, tooLong: (text: string) => string) =>
 const duration = durationUpTo(Number.MAX_SAFE_INTEGER, (text) => `"${text}" is too long`);
 const timerDuration = durationUpTo(MAX_TIMER_MS, tooLongForATimer);
 
-const schedule = z.string().transform((text, ctx): Schedule => {
+const schedule = durationText.transform((text, ctx): Schedule => {
   const ms = parseDuration(text);
   if (ms !== undefined && ms > MAX_TIMER_MS) {
     ctx.addIssue({ code: 'custom', message: tooLongForATimer(text) });
@@ -133,10 +149,7 @@ export const rawInstanceSchema = z.strictObject({
    * A failed run is run again this soon, once, so that a failure is confirmed before it pages
    * (consecutive_failures 2); never later than the probe's next scheduled run. `0s`: no re-check.
    */
-  recheck_after: z
-    .union([z.literal('0s'), timerDuration])
-    .transform((v) => (v === '0s' ? 0 : v))
-    .default(60_000),
+  recheck_after: durationUpTo(MAX_TIMER_MS, tooLongForATimer, true).default(60_000),
 });
 export type RawInstance = z.output<typeof rawInstanceSchema>;
 
@@ -169,7 +182,7 @@ export const rawConfigSchema = z.strictObject({
       /** Runs in flight at once across all instances; the rest wait their turn. */
       max_concurrency: z.int().min(1).max(1000).default(16),
       /** First runs start after a random delay up to min(interval, this), to spread the load. */
-      max_start_jitter: z.union([z.literal('0s'), duration]).transform((v) => (v === '0s' ? 0 : v)).default(10_000),
+      max_start_jitter: durationUpTo(Number.MAX_SAFE_INTEGER, (text) => `"${text}" is too long`, true).default(10_000),
     })
     .default({ max_concurrency: 16, max_start_jitter: 10_000 }),
   /** A newer copy of Cloudflare's published ranges (one CIDR a line); default: the bundled file. */

@@ -1,12 +1,19 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import WebSocket, { type RawData } from 'ws';
-import { ProbeError } from '../errors.js';
+import { ProbeError, type FailureReason } from '../errors.js';
 import { describeError } from '../net/abort.js';
 import { quote } from './text.js';
 
 /** ActionCable's JSON protocol (rails `ActionCable::INTERNAL[:protocols]`). */
 export const CABLE_SUBPROTOCOL = 'actioncable-v1-json';
+
+/**
+ * What an ActionCable session fails with, besides `timeout`: no 101 (`websocket_upgrade`), a
+ * broken or unexpected frame or close before welcome (`websocket_protocol`), and ActionCable's
+ * `disconnect/unauthorized` (`auth`).
+ */
+export const CABLE_REASONS = ['websocket_upgrade', 'websocket_protocol', 'auth'] as const satisfies readonly FailureReason[];
 
 // ActionCable frames are tiny (welcome, ping, disconnect); anything bigger is not ActionCable.
 const MAX_FRAME_BYTES = 64 * 1024;

@@ -1,9 +1,9 @@
-import type { IncomingHttpHeaders } from 'undici/types/header.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
 import type { InstanceConfig } from '../config/schema.js';
-import { ProbeError } from '../errors.js';
+import { ProbeError, type FailureReason } from '../errors.js';
 import type { ConnectContext } from '../net/connect.js';
-import { timedRequest } from '../net/http-request.js';
+import { REQUEST_REASONS, timedRequest } from '../net/http-request.js';
 import type { Phase, Recorder } from '../probes/types.js';
 import { instanceUrl, secretsOf, type Credential } from './availability.js';
 import { extractGitLabMessage, statusError } from './errors.js';
@@ -11,6 +11,14 @@ import { quote } from './text.js';
 
 /** The phases of a probe that calls the GitLab API (see `apiRecorder` for why `api`). */
 export const API_PHASES: readonly Phase[] = ['dns', 'connect', 'proxy_connect', 'tls', 'api'];
+
+/**
+ * What a probe calling the GitLab API fails with, besides `timeout`: the request's reasons, a
+ * status mapped by statusError (`auth`, `forbidden`, `rate_limited`, `http_status`), a body of the
+ * wrong shape or a GraphQL error (`unexpected_response`, `forbidden`), and `auth` again when its
+ * token file cannot be read for the run (credential()).
+ */
+export const API_REASONS = [...REQUEST_REASONS, 'auth', 'forbidden', 'rate_limited', 'http_status'] as const satisfies readonly FailureReason[];
 
 // GitLab's JSON answers to our calls are a few KiB (application/settings is the largest, ~20 KiB).
 export const MAX_API_BODY_BYTES = 1024 * 1024;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { noGitLabApi } from './api-presence.js';
 import type { Credential } from './availability.js';
 import { apiRequest, ensureOk, parseBody, type ApiContext, type ApiResponse } from './request.js';
 
@@ -11,10 +12,17 @@ const metadata = z.looseObject({
 });
 export type Metadata = z.output<typeof metadata>;
 
-/** `GET /api/v4/metadata` (read_api or ai_features); `/api/v4/version` when it is missing (< 15.2). */
-export async function getMetadata(ctx: ApiContext, credential: Credential): Promise<Metadata> {
-  let res = await apiRequest(ctx, { method: 'GET', path: '/api/v4/metadata', credential });
-  if (res.status === 404) res = await apiRequest(ctx, { method: 'GET', path: '/api/v4/version', credential });
+/**
+ * `GET /api/v4/metadata` (read_api or ai_features); `/api/v4/version` when it is missing (< 15.2).
+ * An answer that says there is no GitLab API at the URL is said so (api-presence.ts); `onStatus`
+ * gets the status of the answer judged.
+ */
+export async function getMetadata(ctx: ApiContext, credential: Credential, onStatus?: (status: number) => void): Promise<Metadata> {
+  const first = await apiRequest(ctx, { method: 'GET', path: '/api/v4/metadata', credential });
+  const res = first.status === 404 ? await apiRequest(ctx, { method: 'GET', path: '/api/v4/version', credential }) : first;
+  onStatus?.(res.status);
+  const missing = noGitLabApi(ctx.instance, res, res === first ? res.where : `${first.where} and ${res.where.replace(/^GET /, '')}`);
+  if (missing) throw missing;
   ensureOk(res);
   return parseBody(res, metadata, 'GitLab metadata ({version, revision})');
 }
@@ -36,6 +44,29 @@ export async function getApplicationSettings(ctx: ApiContext, credential: Creden
   const res = await apiRequest(ctx, { method: 'GET', path: '/api/v4/application/settings', credential });
   ensureOk(res, 'application settings need an administrator\'s token; with Admin Mode on, one with the admin_mode scope');
   return parseBody(res, applicationSettings, 'the application settings object');
+}
+
+/**
+ * `GET /api/v4/personal_access_tokens/self`: the token that made the request (GitLab 15.5+; every
+ * scope may call it, lib/api/personal_access_tokens/self_information.rb). The probe judges the status.
+ */
+export function requestTokenSelf(ctx: ApiContext, credential: Credential): Promise<ApiResponse> {
+  return apiRequest(ctx, { method: 'GET', path: '/api/v4/personal_access_tokens/self', credential });
+}
+
+// Entities::PersonalAccessToken: `expires_at` a date (`2026-08-15`) or null; at most the scopes
+// GitLab knows, each a short identifier.
+export const tokenSelfResponse = z.looseObject({
+  scopes: z.array(z.string().max(64)).max(64),
+  expires_at: z.string().max(64).nullable().optional(),
+  active: z.boolean().optional(),
+  revoked: z.boolean().optional(),
+});
+export type TokenSelf = z.output<typeof tokenSelfResponse>;
+
+/** `GET /api/v4/application/settings` unjudged: whether GitLab treats the token as an administrator's. */
+export function requestApplicationSettings(ctx: ApiContext, credential: Credential): Promise<ApiResponse> {
+  return apiRequest(ctx, { method: 'GET', path: '/api/v4/application/settings', credential });
 }
 
 /** The smallest completion request GitLab accepts (facts §3). */

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { ExporterMetrics } from '../metrics/registry.js';
@@ -9,6 +9,7 @@ import type { RunNowAnswer } from '../runner/scheduler.js';
 import type { ResultStore } from '../runner/store.js';
 import { PROBE_NAMES } from '../probes/index.js';
 import { webConfigMiddleware } from './auth.js';
+import { sendBody } from './compress.js';
 import { renderStatusPage } from './status-page.js';
 import { createTlsServer, type WebConfigWatcher } from './tls-server.js';
 
@@ -23,6 +24,11 @@ export interface HttpDeps {
   /** `--web.enable-lifecycle`: whether POST /-/reload may reload (SIGHUP always can). */
   readonly lifecycle: boolean;
   readonly logger: Logger;
+  /**
+   * Requests wait for this before they are answered: the server is bound before startup has made
+   * the plan, so that a port in use is reported first. A rejection drops the waiting connections.
+   */
+  readonly ready?: Promise<void>;
 }
 
 /** The exporter's HTTP surface. No route takes a target or a token from the caller. */
@@ -42,12 +48,15 @@ export function createHttpServer(deps: HttpDeps, webConfig?: WebConfigWatcher): 
   // The pages a browser shows; /metrics and the health endpoints answer to any Host (scrapers
   // address the exporter by IP, service name or port-forward).
   const page = allowedHostsOnly(deps);
-  app.get('/report.json', page, (_req, res) => void res.type('application/json').send(renderReport(buildReport(deps.plan(), deps.store), 'json')));
-  app.get('/report.md', page, (_req, res) => void res.type('text/markdown; charset=utf-8').send(renderReport(buildReport(deps.plan(), deps.store), 'markdown')));
-  app.get('/', page, (_req, res) => void res.type('html').send(renderStatusPage(deps.plan(), deps.store)));
+  // Like /metrics, the reports and the status page are gzip-compressed when the client allows it.
+  app.get('/report.json', page, (req, res) => void sendBody(req, res.type('application/json'), renderReport(buildReport(deps.plan(), deps.store), 'json')));
+  app.get('/report.md', page, (req, res) => void sendBody(req, res.type('text/markdown; charset=utf-8'), renderReport(buildReport(deps.plan(), deps.store), 'markdown')));
+  app.get('/', page, (req, res) => void sendBody(req, res.type('html'), renderStatusPage(deps.plan(), deps.store)));
   app.use((_req: Request, res: Response) => void res.status(404).type('text/plain').send('Not found.\n'));
   const options = { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 };
-  const server = webConfig?.current.tls ? createTlsServer(webConfig, options, app, deps.logger) : createServer(options, app);
+  const ready = deps.ready;
+  const handler: RequestListener = ready ? (req, res) => void ready.then(() => app(req, res), () => res.destroy()) : app;
+  const server = webConfig?.current.tls ? createTlsServer(webConfig, options, handler, deps.logger) : createServer(options, handler);
   server.keepAliveTimeout = 65_000;
   return server;
 }
@@ -120,13 +129,9 @@ async function serveMetrics(req: Request, res: Response, deps: HttpDeps): Promis
   const registry = wantsOpenMetrics ? deps.metrics.openMetrics : deps.metrics.prometheus;
   try {
     const chunks = await registry.render();
-    res.status(200).type(registry.contentType).set('Content-Length', String(chunks.reduce((sum, chunk) => sum + chunk.length, 0)));
-    // One writev for the few dozen chunks, most of them cached families (src/metrics/collected.ts):
-    // no 12 MB string to build and encode at 200 instances.
-    res.cork();
-    for (const chunk of chunks) res.write(chunk);
-    res.uncork();
-    res.end();
+    // The format follows Accept, so a cache must tell those answers apart too.
+    res.status(200).type(registry.contentType).vary('Accept');
+    await sendBody(req, res, chunks);
   } catch (err) {
     deps.logger.error({ err }, 'rendering /metrics failed');
     res.status(500).type('text/plain').send('error rendering metrics\n');

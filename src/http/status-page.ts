@@ -2,6 +2,7 @@ import { PHASES, type Phase } from '../probes/types.js';
 import { probeHistory, type HistoryEntry } from '../report/history.js';
 import { DOCS_BASE_URL } from '../report/explain.js';
 import { buildReport, type InstanceReport, type ProbeReport } from '../report/report.js';
+import { tokenLine } from '../report/tokens.js';
 import type { Plan } from '../runner/plan.js';
 import type { ResultStore } from '../runner/store.js';
 import { visible } from '../text/escape.js';
@@ -96,7 +97,15 @@ function environment(instance: InstanceReport): Html {
   const caps = Object.entries(e.capabilities).map(([name, on]) => html`<span class="tag ${on ? 't-pass' : 't-skipped'}">${name}</span> `);
   return html`<p class="small env"><b>Deployment:</b> ${e.deployment} <span class="tag">${e.deploymentSource}</span> ${e.deploymentWhy}<br>
 <b>GitLab:</b> ${e.gitlabVersion ?? 'version unknown'}${caps.length > 0 ? html` · <b>capabilities:</b> ${caps}` : ''}<br>
-<b>Agent Platform:</b> ${e.agentPlatform}${e.detectionProblems.length > 0 ? html`<br><b>Not detected:</b> ${e.detectionProblems.join('; ')}` : ''}</p>`;
+<b>Agent Platform:</b> ${e.agentPlatform}${e.detectionProblems.length > 0 ? html`<br><b>Not detected:</b> ${e.detectionProblems.join('; ')}` : ''}${tokens(instance)}</p>`;
+}
+
+/** The exporter's own tokens: when each expires, days left, the scope verdict; never the token. */
+function tokens(instance: InstanceReport): Html {
+  // Red where an alert would fire: a missing scope, or 14 days or fewer left (GitLabDuoExporterTokenExpiresSoon).
+  const flagged = (ok: boolean | undefined, daysLeft: number | undefined) => ok === false || (daysLeft !== undefined && daysLeft < 14);
+  const line = (t: InstanceReport['tokens'][number]) => (flagged(t.scopesOk, t.daysLeft) ? html`<span class="t-fail">${tokenLine(t)}</span>` : tokenLine(t));
+  return html`${instance.tokens.map((t) => html`<br><b>Exporter token:</b> ${line(t)}`)}`;
 }
 
 /** A count, coloured only when there is something to see. */

@@ -98,6 +98,16 @@ export const FACT_FAMILIES = {
     perProbe: false,
     labels: [],
   },
+  gitlab_duo_token_expiry_timestamp_seconds: {
+    help: "When the exporter's own GitLab token stops working (Unix seconds, 00:00 UTC of its expires_at); absent when it never expires.",
+    perProbe: false,
+    labels: ['token'],
+  },
+  gitlab_duo_token_scopes_ok: {
+    help: "1 if the exporter's own GitLab token has the scopes its probes need, 0 if one is missing (named in the report).",
+    perProbe: false,
+    labels: ['token'],
+  },
 } as const satisfies Record<string, FactFamily>;
 
 export type FactName = keyof typeof FACT_FAMILIES;

@@ -1,12 +1,12 @@
 import type { Registry } from 'prom-client';
-import { FAILURE_REASONS } from '../errors.js';
 import { CAPABILITY_NAMES, type InstanceEnvironment } from '../gitlab/deployment.js';
-import type { Fact } from '../probes/types.js';
+import { declaredReasons, type Fact, type Phase } from '../probes/types.js';
 import { scheduled, type Plan, type PlannedProbe } from '../runner/plan.js';
 import type { ProbeResult } from '../runner/result.js';
 import { currentVersion, nextVersion, stateKey, type ProbeState, type ResultStore } from '../runner/store.js';
 import { CollectedMetric, perProbeFamily, wholeFamily, type ProbeView, type SetSeries } from './collected.js';
 import { FACT_FAMILIES, FACT_NAMES, type FactName } from './facts.js';
+import { latencyBuckets } from './latency-buckets.js';
 
 type Labels = Record<string, string>;
 /** One probe's series of a family, from its plan entry and its state in the store. */
@@ -34,12 +34,15 @@ export interface MetricsSource {
   plan(): Plan;
 }
 
-export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
 const PROBE_LABELS = ['gitlab', 'probe'] as const;
 
-/** A probe's latency histogram: per-bucket (not cumulative) counts, as prom-client keeps them. */
+/**
+ * A probe's latency histogram: per-bucket (not cumulative) counts, as prom-client keeps them, with
+ * the bounds they were counted against (latency-buckets.ts: from the runs' timeout).
+ */
 interface LatencyCounts {
+  readonly timeoutSeconds: number;
+  readonly bounds: readonly number[];
   readonly buckets: number[];
   sum: number;
   count: number;
@@ -47,6 +50,21 @@ interface LatencyCounts {
 }
 
 const probeLabels = (p: PlannedProbe): Labels => ({ gitlab: p.instance.name, probe: p.probe.name });
+
+const exportedPhases = new WeakMap<PlannedProbe, readonly Phase[]>();
+
+/**
+ * The phases a planned probe has on its instance: its declared ones, but `proxy_connect` only
+ * where a proxy is configured (without one no run can ever enter it). Each is pre-set to 0.
+ */
+function phasesOf(p: PlannedProbe): readonly Phase[] {
+  let phases = exportedPhases.get(p);
+  if (!phases) {
+    phases = p.net.proxy ? p.probe.phases : p.probe.phases.filter((phase) => phase !== 'proxy_connect');
+    exportedPhases.set(p, phases);
+  }
+  return phases;
+}
 
 /** A view whose series depend on the plan alone: one stamp (0) for as long as the plan lasts. */
 const planOnly = (probes: readonly PlannedProbe[]): ProbeView => ({ probes, versions: probes.map(() => 0) });
@@ -106,16 +124,22 @@ export class ProbeMetrics {
     this.#latencyHistogram();
   }
 
-  /** Feeds the histogram; everything else is read from the store at scrape time. */
+  /**
+   * Feeds the histogram; everything else is read from the store at scrape time. The buckets follow
+   * the run's timeout: a run under another timeout than the series was counted with (a reload
+   * changed it) starts the series afresh, so each series keeps one set of buckets all its life and
+   * Prometheus sees a counter reset, never buckets whose counts mean different things.
+   */
   observe(result: ProbeResult): void {
     const key = stateKey(result.instance, result.probe);
     let counts = this.#latency.get(key);
-    if (!counts) {
-      counts = { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0, version: 0 };
+    if (counts?.timeoutSeconds !== result.timeoutSeconds) {
+      const bounds = latencyBuckets(result.timeoutSeconds);
+      counts = { timeoutSeconds: result.timeoutSeconds, bounds, buckets: bounds.map(() => 0), sum: 0, count: 0, version: 0 };
       this.#latency.set(key, counts);
     }
     // A value on a bound counts in that bucket (le = "less or equal"), as in prom-client.
-    const bucket = LATENCY_BUCKETS.findIndex((bound) => result.durationSeconds <= bound);
+    const bucket = counts.bounds.findIndex((bound) => result.durationSeconds <= bound);
     if (bucket >= 0) counts.buckets[bucket]!++;
     counts.sum += result.durationSeconds;
     counts.count++;
@@ -184,14 +208,16 @@ export class ProbeMetrics {
   #phaseGauge(): void {
     this.#perProbe('gauge', 'gitlab_duo_probe_phase_duration_seconds', 'Time the last run spent in each phase of the probe (0 for phases it did not reach).', ['gitlab', 'probe', 'phase'], (p, state, set) => {
       if (!state?.last) return;
-      for (const phase of p.probe.phases) set({ gitlab: p.instance.name, probe: p.probe.name, phase }, state.last.phases[phase] ?? 0);
+      for (const phase of phasesOf(p)) set({ gitlab: p.instance.name, probe: p.probe.name, phase }, state.last.phases[phase] ?? 0);
     });
   }
 
   #reasonGauge(): void {
-    this.#perProbe('gauge', 'gitlab_duo_probe_failure_reason', 'Why the last run failed: 1 for its reason, 0 for the others (all 0 after a success).', ['gitlab', 'probe', 'reason'], (p, state, set) => {
+    const help = 'Why the last run failed: 1 for its reason, 0 for the other reasons the probe can fail with (all 0 after a success).';
+    this.#perProbe('gauge', 'gitlab_duo_probe_failure_reason', help, ['gitlab', 'probe', 'reason'], (p, state, set) => {
       if (!state?.last) return;
-      for (const reason of FAILURE_REASONS) set({ gitlab: p.instance.name, probe: p.probe.name, reason }, state.last.reason === reason ? 1 : 0);
+      // Only the reasons this probe declares: run-probe.ts reports any other as `internal`.
+      for (const reason of declaredReasons(p.probe)) set({ gitlab: p.instance.name, probe: p.probe.name, reason }, state.last.reason === reason ? 1 : 0);
     });
   }
 
@@ -267,7 +293,7 @@ export class ProbeMetrics {
         if (!counts) return;
         const labels = probeLabels(p);
         let cumulative = 0;
-        LATENCY_BUCKETS.forEach((le, i) => {
+        counts.bounds.forEach((le, i) => {
           cumulative += counts.buckets[i]!;
           set({ le, ...labels }, cumulative, '_bucket');
         });

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Gauge, Registry, type Metric, type OpenMetricsContentType, type PrometheusContentType, type RegistryContentType } from 'prom-client';
-import { VERSION } from '../version.js';
+import { REVISION, VERSION } from '../version.js';
 import { hasTextSeries } from './collected.js';
 import { escapeLabelValue, escapeString, familyHeader, labelPairs, valueString, type LabelSet } from './exposition.js';
 import { ProbeMetrics, type MetricsSource } from './probe-metrics.js';
@@ -163,10 +163,10 @@ export function createMetrics(source: MetricsSource): ExporterMetrics {
 
   new Gauge({
     name: 'gitlab_duo_exporter_build_info',
-    help: 'The exporter build: version and Node.js version (value 1).',
-    labelNames: ['version', 'node_version'],
+    help: 'The exporter build: version, source revision and Node.js version (value 1).',
+    labelNames: ['version', 'revision', 'node_version'],
     registers,
-  }).set({ version: VERSION, node_version: process.version }, 1);
+  }).set({ version: VERSION, revision: REVISION, node_version: process.version }, 1);
   const reloadOk = new Gauge({ name: 'gitlab_duo_exporter_config_last_reload_successful', help: 'Whether the last configuration load succeeded.', registers });
   const reloadAt = new Gauge({
     name: 'gitlab_duo_exporter_config_last_reload_success_timestamp_seconds',

@@ -10,7 +10,7 @@ import {
   type SecureContext,
   type TLSSocket,
 } from 'node:tls';
-import { ProbeError } from '../errors.js';
+import { ProbeError, type FailureReason } from '../errors.js';
 import type { Recorder } from '../probes/types.js';
 import { asProbeError, describeError, untilDeadline } from './abort.js';
 import type { NetOptions, ProxySettings } from './options.js';
@@ -46,6 +46,19 @@ export interface ConnectContext {
   readonly signal: AbortSignal;
   readonly record: Recorder;
 }
+
+/**
+ * What openConnection fails with, besides `timeout`: the name (`dns`), the TCP connection
+ * (`connect`), the proxy's TCP, TLS or CONNECT answer (`proxy`), the handshake or certificate
+ * (`tls`). A probe declares these when it opens a connection (ProbeDefinition.reasons).
+ */
+export const CONNECT_REASONS = ['dns', 'connect', 'proxy', 'tls'] as const satisfies readonly FailureReason[];
+
+/**
+ * And this one too when the endpoint offers `h2`: a server that refuses every offered protocol
+ * (TLS alert no_application_protocol) is the HTTP/2 verdict, not a TLS failure (startTls).
+ */
+export const ALPN_H2_REASONS = ['http2_not_negotiated'] as const satisfies readonly FailureReason[];
 
 // The response to CONNECT is a few hundred bytes; anything larger is not a proxy we understand.
 const MAX_PROXY_RESPONSE_HEADERS = 16 * 1024;

@@ -1,5 +1,5 @@
 import { ProbeError } from '../errors.js';
-import { timedRequest } from '../net/http-request.js';
+import { REQUEST_REASONS, timedRequest } from '../net/http-request.js';
 import { recordHttpFacts } from './shared/http-facts.js';
 import { TLS_FACTS } from './shared/tls-facts.js';
 import { defineProbe, type ProbeContext } from './types.js';
@@ -19,6 +19,7 @@ export const aiGateway = defineProbe({
   required: true,
   phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
   facts: ['gitlab_duo_http_status_code', 'gitlab_duo_http_version', ...TLS_FACTS],
+  reasons: [...REQUEST_REASONS, 'http_status'],
   availability: (instance) =>
     instance.endpoints.ai_gateway ? { enabled: true } : { enabled: false, why: 'endpoints.ai_gateway is not set (only Duo Self-Hosted or hybrid setups have one)' },
   // Configured for a cloud profile, it is checked and reported, but Duo does not depend on it.

@@ -1,6 +1,6 @@
 import { ProbeError } from '../errors.js';
 import { credential, instanceUrl, needsInstance } from '../gitlab/availability.js';
-import { API_PHASES, errorFor, header, parseBody, type ApiResponse } from '../gitlab/request.js';
+import { API_PHASES, API_REASONS, errorFor, header, parseBody, type ApiResponse } from '../gitlab/request.js';
 import { completionResponse, requestCompletion } from '../gitlab/rest.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
@@ -19,6 +19,7 @@ export const codeSuggestions = defineProbe({
   defaultTimeout: '30s',
   required: true,
   phases: API_PHASES,
+  reasons: [...API_REASONS, 'requirement_not_met'],
   facts: ['gitlab_duo_http_status_code'],
   token: 'duo_user',
   availability: (instance) => needsInstance(instance, 'duo_user'),

@@ -2,7 +2,7 @@ import { ProbeError } from '../errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf, type Credential } from '../gitlab/availability.js';
 import type { InstanceEnvironment } from '../gitlab/deployment.js';
 import { queryServiceAccountUser } from '../gitlab/queries.js';
-import { API_PHASES, type ApiContext } from '../gitlab/request.js';
+import { API_PHASES, API_REASONS, type ApiContext } from '../gitlab/request.js';
 import { listServiceAccounts, type ServiceAccountSummary } from '../gitlab/rest.js';
 import { quote } from '../gitlab/text.js';
 import { versionLabel } from '../gitlab/version.js';
@@ -35,6 +35,7 @@ export const compositeIdentity = defineProbe({
   defaultTimeout: '20s',
   required: true,
   phases: API_PHASES,
+  reasons: [...API_REASONS, 'requirement_not_met'],
   facts: ['gitlab_duo_composite_identity_enabled'],
   token: 'admin',
   availability: (instance) => needsInstance(instance, 'admin'),

@@ -1,6 +1,6 @@
 import { DEFAULT_ENDPOINTS } from '../config/defaults.js';
 import { ProbeError } from '../errors.js';
-import { openConnection } from '../net/connect.js';
+import { ALPN_H2_REASONS, CONNECT_REASONS, openConnection } from '../net/connect.js';
 import { grpcHealthCheck, SERVING_STATUSES, type HealthAnswer } from '../net/grpc-health.js';
 import type { TLSSocket } from 'node:tls';
 import { agentPlatformUnused, cloudHostsUnused, REQUIRED } from './shared/relevance.js';
@@ -21,6 +21,8 @@ export const duoWorkflowService = defineProbe({
   required: true,
   phases: ['dns', 'connect', 'proxy_connect', 'tls', 'grpc'],
   facts: ['gitlab_duo_http_version', ...TLS_FACTS, 'gitlab_duo_grpc_status_code', 'gitlab_duo_grpc_serving_status'],
+  // `grpc`: the health call itself (net/grpc-health.ts) and a status that does not prove the path.
+  reasons: [...CONNECT_REASONS, ...ALPN_H2_REASONS, 'grpc'],
   availability: () => ({ enabled: true }),
   // Self-hosted setups run their own service; only a configured endpoint is probed there.
   relevance: (env, instance) =>

@@ -1,6 +1,6 @@
 import { ProbeError } from '../errors.js';
 import { credential, instanceUrl, needsInstance } from '../gitlab/availability.js';
-import { API_PHASES, errorFor, parseBody, type ApiResponse } from '../gitlab/request.js';
+import { API_PHASES, API_REASONS, errorFor, parseBody, type ApiResponse } from '../gitlab/request.js';
 import { requestWorkflowTools, workflowToolsResponse } from '../gitlab/rest.js';
 import { agentPlatformUnused, REQUIRED } from './shared/relevance.js';
 import { defineProbe, type ProbeContext } from './types.js';
@@ -22,6 +22,8 @@ export const duoWorkflowTools = defineProbe({
   defaultTimeout: '30s',
   required: true,
   phases: API_PHASES,
+  // `grpc`: Rails' call to the Duo Workflow Service failed (its 400).
+  reasons: [...API_REASONS, 'requirement_not_met', 'grpc'],
   facts: ['gitlab_duo_http_status_code'],
   token: 'duo_user',
   availability: (instance) => needsInstance(instance, 'duo_user'),
@@ -31,8 +33,9 @@ export const duoWorkflowTools = defineProbe({
     const res = await requestWorkflowTools(ctx, credential(ctx.instance, 'duo_user')!);
     ctx.record.fact('gitlab_duo_http_status_code', res.status);
     // 18.4-18.6 answer 404 while the Agent Platform's flags are off: where GitLab could not say
-    // whether the platform is in use, that answers it, and there is nothing to check.
-    if (res.status === 404 && ctx.environment.agentPlatform.inUse === undefined) {
+    // whether the platform is in use, that answers it, and there is nothing to check. GitLab's 404s
+    // are JSON (not_found!, or Grape's answer for a route it lacks); a page is not GitLab's API.
+    if (res.status === 404 && res.json !== undefined && ctx.environment.agentPlatform.inUse === undefined) {
       ctx.record.note(`${res.where} answered 404: the Agent Platform is not enabled for this user (feature flags off), so there is no Rails → Duo Workflow Service path to check`);
       return;
     }
@@ -51,6 +54,7 @@ function toolsFailure(res: ApiResponse): ProbeError {
       // Rails turns any failed gRPC call into bad_request! with the gRPC error ("<code>:<details>").
       return new ProbeError('grpc', `${res.where} answered 400: ${grpcCause(res.gitlabMessage)}${said}`);
     case 404:
+      if (res.json === undefined) return errorFor(res, "a page, not GitLab's JSON: no GitLab API at this URL, check the instance URL");
       return new ProbeError('requirement_not_met', `${res.where} answered 404: this GitLab has no list_tools endpoint (before 18.4) or the Agent Platform's feature flags are off (18.4-18.6)${said}`);
     case 403:
       // The endpoint takes read_api/api, not ai_features (facts §6).

@@ -5,7 +5,7 @@ import { queryCloudConnectorStatus, type CloudConnectorProbeResult, type CloudCo
 import { atLeast, versionLabel } from '../gitlab/version.js';
 import { verdictFor } from './health-check-verdict.js';
 import { REQUIRED } from './shared/relevance.js';
-import { API_PHASES } from '../gitlab/request.js';
+import { API_PHASES, API_REASONS } from '../gitlab/request.js';
 import { joinCapped, quote, scrub } from '../gitlab/text.js';
 import type { ApiContext } from '../gitlab/request.js';
 import { defineProbe, type ProbeContext } from './types.js';
@@ -41,6 +41,7 @@ export const healthCheck = defineProbe({
   defaultTimeout: '60s',
   required: true,
   phases: API_PHASES,
+  reasons: [...API_REASONS, 'requirement_not_met'],
   facts: [
     'gitlab_duo_health_check_success',
     'gitlab_duo_health_check_probe_success',

@@ -5,6 +5,7 @@ import { compositeIdentity } from './composite-identity.js';
 import { customersPortal } from './customers-portal.js';
 import { duoWorkflowService } from './duo-workflow-service.js';
 import { duoWorkflowTools } from './duo-workflow-tools.js';
+import { exporterTokens } from './exporter-tokens.js';
 import { healthCheck } from './health-check.js';
 import { instanceHttp2 } from './instance-http2.js';
 import { instanceSettings } from './instance-settings.js';
@@ -32,6 +33,7 @@ export const PROBES: readonly ProbeDefinition[] = [
   instanceSettings,
   compositeIdentity,
   version,
+  exporterTokens,
   proxyEnv,
 ];
 

@@ -1,5 +1,6 @@
 import { ProbeError } from '../errors.js';
-import { BodyTooLargeError, timedRequest, type TimedResponse } from '../net/http-request.js';
+import { ALPN_H2_REASONS } from '../net/connect.js';
+import { BodyTooLargeError, REQUEST_REASONS, timedRequest, type TimedResponse } from '../net/http-request.js';
 import { instanceUrl, needsInstance } from '../gitlab/availability.js';
 import { recordHttpFacts } from './shared/http-facts.js';
 import { TLS_FACTS } from './shared/tls-facts.js';
@@ -24,6 +25,8 @@ export const instanceHttp2 = defineProbe({
   required: false,
   phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
   facts: ['gitlab_duo_http_version', 'gitlab_duo_http_status_code', ...TLS_FACTS],
+  // `unexpected_response` only for a body past its cap: any other broken request is the verdict.
+  reasons: [...REQUEST_REASONS, ...ALPN_H2_REASONS],
   availability: (instance) => needsInstance(instance),
   relevance: () => ({
     use: 'optional',

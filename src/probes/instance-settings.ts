@@ -1,6 +1,6 @@
 import { ProbeError } from '../errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf } from '../gitlab/availability.js';
-import { API_PHASES } from '../gitlab/request.js';
+import { API_PHASES, API_REASONS } from '../gitlab/request.js';
 import { getApplicationSettings, type ApplicationSettings } from '../gitlab/rest.js';
 import { quote } from '../gitlab/text.js';
 import type { FactName } from '../metrics/facts.js';
@@ -21,6 +21,7 @@ export const instanceSettings = defineProbe({
   defaultTimeout: '20s',
   required: true,
   phases: API_PHASES,
+  reasons: [...API_REASONS, 'requirement_not_met'],
   facts: [
     'gitlab_duo_silent_mode_enabled',
     'gitlab_duo_features_enabled',

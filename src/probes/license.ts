@@ -2,7 +2,7 @@ import { formatDuration } from '../config/duration.js';
 import { ProbeError } from '../errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf } from '../gitlab/availability.js';
 import { queryCurrentLicense, type CurrentLicense } from '../gitlab/queries.js';
-import { API_PHASES } from '../gitlab/request.js';
+import { API_PHASES, API_REASONS } from '../gitlab/request.js';
 import { joinCapped, labelValue, quote, scrub } from '../gitlab/text.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
@@ -25,6 +25,7 @@ export const license = defineProbe({
   defaultTimeout: '20s',
   required: true,
   phases: API_PHASES,
+  reasons: [...API_REASONS, 'requirement_not_met'],
   facts: ['gitlab_duo_license_info', 'gitlab_duo_license_last_sync_timestamp_seconds', 'gitlab_duo_license_expiry_timestamp_seconds'],
   token: 'admin',
   availability: (instance) => needsInstance(instance, 'admin'),

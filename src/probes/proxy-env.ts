@@ -20,6 +20,9 @@ export const proxyEnv = defineProbe({
   required: true,
   phases: [],
   facts: ['gitlab_duo_proxy_env_consistent'],
+  // No network, no token: a difference (or an env file too large to be a setting), else the
+  // implicit ones (a read cut off by the deadline, a file it may not read).
+  reasons: ['requirement_not_met'],
   availability: (instance) =>
     existsSync(instance.proxy_env.rails_env_dir) && existsSync(instance.proxy_env.workhorse_env_dir)
       ? { enabled: true }

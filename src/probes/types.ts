@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { FAILURE_REASONS, IMPLICIT_REASONS, type FailureReason } from '../errors.js';
 import type { InstanceConfig } from '../config/schema.js';
 import type { NetOptions } from '../net/options.js';
 import type { FactName } from '../metrics/facts.js';
@@ -94,6 +95,14 @@ export interface ProbeDefinition<Name extends string = string> {
   relevance?(env: InstanceEnvironment, instance: InstanceConfig): Relevance;
   readonly phases: readonly Phase[];
   readonly facts: readonly FactName[];
+  /**
+   * The failure reasons `run` can produce besides `timeout` and `internal` (implicit in every set):
+   * its own, and those of the net/ and gitlab/ helpers it calls (their `*_REASONS` lists). The
+   * failure_reason one-hot covers exactly these; a run failing with another is an exporter bug,
+   * reported as `internal` (runner/run-probe.ts). test/probes/declared-reasons.test.ts holds each
+   * list against what the probe really produces.
+   */
+  readonly reasons: readonly FailureReason[];
   readonly token?: TokenKind;
   /** Whether this instance's config lets the probe run at all (token present, endpoint set). */
   availability(instance: InstanceConfig): Availability;
@@ -102,7 +111,25 @@ export interface ProbeDefinition<Name extends string = string> {
   run(ctx: ProbeContext): Promise<void>;
 }
 
-/** Identity function that keeps each probe's literal name type. */
+/**
+ * Keeps each probe's literal name type, and refuses at start a reason list naming one twice or
+ * naming an implicit one (the docs list the declared set, so it has one spelling).
+ */
 export function defineProbe<const Name extends string>(probe: ProbeDefinition<Name>): ProbeDefinition<Name> {
+  const wrong = probe.reasons.filter((r, i) => probe.reasons.indexOf(r) !== i || (IMPLICIT_REASONS as readonly string[]).includes(r));
+  if (wrong.length > 0) throw new Error(`probe ${probe.name}: reasons must list each reason once and leave out ${IMPLICIT_REASONS.join(' and ')}: ${wrong.join(', ')}`);
   return probe;
+}
+
+const declared = new WeakMap<ProbeDefinition, readonly FailureReason[]>();
+
+/** Every reason a run of the probe can end with: its own and the implicit ones, in the closed set's order. */
+export function declaredReasons(probe: ProbeDefinition): readonly FailureReason[] {
+  let reasons = declared.get(probe);
+  if (!reasons) {
+    const own = new Set<FailureReason>([...probe.reasons, ...IMPLICIT_REASONS]);
+    reasons = FAILURE_REASONS.filter((r) => own.has(r));
+    declared.set(probe, reasons);
+  }
+  return reasons;
 }

@@ -1,6 +1,6 @@
 import { ProbeError } from '../errors.js';
 import { credential, instanceUrl, needsAnyToken, secretsOf } from '../gitlab/availability.js';
-import { API_PHASES } from '../gitlab/request.js';
+import { API_PHASES, API_REASONS } from '../gitlab/request.js';
 import { getMetadata } from '../gitlab/rest.js';
 import { quote } from '../gitlab/text.js';
 import { atLeast, editionOf, parseVersion, revisionLabel, versionLabel } from '../gitlab/version.js';
@@ -18,14 +18,16 @@ export const version = defineProbe({
   defaultTimeout: '20s',
   required: false,
   phases: API_PHASES,
-  facts: ['gitlab_duo_gitlab_info', 'gitlab_duo_gitlab_version_supported'],
+  reasons: [...API_REASONS, 'requirement_not_met'],
+  facts: ['gitlab_duo_gitlab_info', 'gitlab_duo_gitlab_version_supported', 'gitlab_duo_http_status_code'],
   // Metadata accepts read_api (admin) or ai_features (Duo user); the admin token is used first.
   token: 'admin',
   availability: (instance) => needsAnyToken(instance),
   target: (instance) => (instance.url ? instanceUrl(instance, '/api/v4/metadata').href : ''),
   async run(ctx: ProbeContext) {
     const token = credential(ctx.instance, 'admin') ?? credential(ctx.instance, 'duo_user')!;
-    const metadata = await getMetadata(ctx, token);
+    // The status tells the report a wrong URL (404, a redirect) from a GitLab that answers (causes.ts).
+    const metadata = await getMetadata(ctx, token, (status) => ctx.record.fact('gitlab_duo_http_status_code', status));
     const shown = quote(metadata.version, secretsOf(ctx.instance), 40);
     const parsed = parseVersion(metadata.version);
     if (!parsed) throw new ProbeError('unexpected_response', `GitLab reports version "${shown}", which is not major.minor[.patch]`);

@@ -1,8 +1,8 @@
 import type { InstanceConfig } from '../config/schema.js';
 import { untilDeadline } from '../net/abort.js';
-import { openConnection } from '../net/connect.js';
+import { CONNECT_REASONS, openConnection } from '../net/connect.js';
 import { credential, instanceUrl, needsInstance, secretsOf, TOKEN_DESCRIPTIONS } from '../gitlab/availability.js';
-import { CABLE_SUBPROTOCOL, openCable, type CableSession } from '../gitlab/cable.js';
+import { CABLE_REASONS, CABLE_SUBPROTOCOL, openCable, type CableSession } from '../gitlab/cable.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
 /**
@@ -20,6 +20,8 @@ export const websocketCable = defineProbe({
   required: true,
   phases: ['dns', 'connect', 'proxy_connect', 'tls', 'upgrade', 'welcome'],
   facts: ['gitlab_duo_http_status_code'],
+  // `auth` also when the Duo user token's file cannot be read for the run (credential()).
+  reasons: [...CONNECT_REASONS, ...CABLE_REASONS],
   availability: (instance) => needsInstance(instance),
   target: (instance) => (instance.url ? cableUrl(instance).href : ''),
   async run(ctx: ProbeContext) {

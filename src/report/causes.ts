@@ -41,8 +41,8 @@ export interface FactCondition {
   readonly name: FactName;
   /** Label values the sample must carry; a list means any of them. */
   readonly labels?: Readonly<Record<string, string | readonly string[]>>;
-  /** The sample's value. */
-  readonly value?: number;
+  /** The sample's value, or one of these values. */
+  readonly value?: number | readonly number[];
   /** The sample is a Unix time at least this many seconds before the report (0: in the past). */
   readonly olderThanSeconds?: number;
 }
@@ -90,7 +90,7 @@ export interface CausalEdge {
 }
 
 /** Probes that talk to the instance's external URL, the most basic request first. */
-const INSTANCE_PROBES = ['websocket_cable', 'version', 'instance_settings', 'license', 'health_check', 'composite_identity', 'code_suggestions', 'duo_workflow_tools'] as const;
+const INSTANCE_PROBES = ['websocket_cable', 'version', 'exporter_tokens', 'instance_settings', 'license', 'health_check', 'composite_identity', 'code_suggestions', 'duo_workflow_tools'] as const;
 
 /** Probes that use the admin token (version only when one is configured, which it prefers). */
 const ADMIN_TOKEN_PROBES = ['instance_settings', 'license', 'health_check', 'composite_identity', 'version'] as const;
@@ -130,6 +130,31 @@ export const CAUSAL_GRAPH: readonly CausalEdge[] = [
   },
   // Where instance_http2 is off or passes: the first instance probe that fails to connect.
   ...sharedPath('instance_path', UNREACHABLE, INSTANCE_PROBES, CONNECTION_REASONS, 'every instance probe connects to the same external URL with the same resolve pins, CA and proxy settings'),
+  {
+    // GitLab's API answers JSON, and /api/v4/metadata (/api/v4/version before 15.2) exists in every
+    // release and authenticates first: both answering 404, a redirect, or a 2xx page instead of JSON
+    // mean no GitLab API at the configured URL (a wrong path or relative URL root, http:// where
+    // GitLab redirects to https://; gitlab/api-presence.ts, docs/gitlab-compatibility.md). Every
+    // other probe of that URL then fails on the 404, the redirect or the page, not on what it
+    // checks: the licence query's 404 is no licence problem. (A 200 whose version does not parse is
+    // unexpected_response too; with the other probes failing alike, that URL does not lead to a
+    // GitLab API that works either.) The version probe's alert is a warning, so it mutes nothing.
+    id: 'no_gitlab_api',
+    summary: "the instance URL does not lead to GitLab's API: check the URL",
+    cause: { probe: 'version', reasons: ['http_status', 'unexpected_response'], facts: [{ name: 'gitlab_duo_http_status_code', value: [200, 301, 302, 303, 307, 308, 404] }] },
+    effects: INSTANCE_PROBES.filter((probe) => probe !== 'version').map((probe) => ({ probe, reasons: ['http_status', 'unexpected_response', 'websocket_upgrade'] })),
+    paging: { both: 'the version probe\u2019s alert is a warning and mutes nothing: a wrong URL pages through the failures it causes' },
+    why: 'every instance probe builds its request on the same URL, so a URL that does not lead to GitLab fails them all on the answer, not on what they check',
+    fix: {
+      advice:
+        'Set the instance\u2019s url to GitLab\u2019s external URL, the one users open GitLab at (external_url in gitlab.rb): https://, no page or /api/v4 path, and a relative URL root (https://host/gitlab) only where GitLab is served under one. The version probe\u2019s message says what answered instead.',
+    },
+  },
+  // A token without a scope its probes need: GitLab answers them 403 (insufficient_scope, or for
+  // admin_mode the bare 403 of an admin endpoint, lib/api/api_guard.rb:93-97), and exporter_tokens
+  // names the scope (scopes_ok 0 for that token). Its alert is a warning: the 403s page.
+  tokenScopeEdge('admin', 'the admin token lacks a scope the probes need', ADMIN_TOKEN_PROBES),
+  tokenScopeEdge('duo_user', "the Duo user's token lacks a scope the probes need", ['code_suggestions', 'duo_workflow_tools']),
   // One admin token for every admin probe: refused (auth) or not allowed (forbidden: not an
   // administrator, or Admin Mode on and no admin_mode scope, lib/api/api_guard.rb:93-97), it is
   // refused to all of them.
@@ -300,6 +325,17 @@ export const CAUSAL_GRAPH: readonly CausalEdge[] = [
     fix: { advice: 'The AI gateway or the model answers too slowly: check GitLab\u2019s AI gateway status (status.gitlab.com) or your own gateway and model server; raise code_suggestions\u2019 timeout only if completions are merely slow.' },
   },
 ];
+
+/**
+ * exporter_tokens found `token` without a scope: the 403s of the probes sending it are that. No
+ * `fix`: exporter_tokens' own (and GitLabDuoExporterTokenScopeMissing's runbook) says it.
+ */
+function tokenScopeEdge(token: string, summary: string, probes: readonly string[]): CausalEdge {
+  const cause = { probe: 'exporter_tokens', reasons: ['requirement_not_met' as const], facts: [{ name: 'gitlab_duo_token_scopes_ok' as const, labels: { token }, value: 0 }] };
+  const paging = { both: 'GitLabDuoExporterTokenScopeMissing is a warning and mutes nothing: the failing probes page' };
+  const why = 'GitLab refuses every request of a token that lacks the scope the endpoint accepts';
+  return { id: `${token}_token_scope`, summary, cause, effects: probes.map((probe) => ({ probe, reasons: ['forbidden'] })), paging, why };
+}
 
 /** What a subscription that does not work breaks: GitLab's checks, completions, the Duo Workflow Service. */
 function subscriptionEffects(): Effect[] {

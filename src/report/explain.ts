@@ -91,6 +91,7 @@ const ALERTS: Readonly<Record<string, string>> = {
   instance_settings: 'GitLabDuoSettingsProbeFailed',
   composite_identity: 'GitLabDuoSettingsProbeFailed',
   version: 'GitLabDuoSettingsProbeFailed',
+  exporter_tokens: 'GitLabDuoSettingsProbeFailed',
   proxy_env: 'GitLabDuoNodeProbeFailed',
 };
 
@@ -100,6 +101,7 @@ const SPECIFIC_ALERTS: Readonly<Record<string, Partial<Record<FailureReason, str
   health_check: { requirement_not_met: 'GitLabDuoHealthCheckFailed' },
   composite_identity: { requirement_not_met: 'GitLabDuoCompositeIdentityDisabled' },
   version: { requirement_not_met: 'GitLabDuoGitLabVersionUnsupported' },
+  exporter_tokens: { requirement_not_met: 'GitLabDuoExporterTokenScopeMissing' },
   proxy_env: { requirement_not_met: 'GitLabDuoProxyEnvInconsistent' },
 };
 

@@ -105,6 +105,13 @@ const PROBES: Readonly<Record<string, Advice>> = {
   version: {
     default: 'Upgrade GitLab to the configured minimum (17.2 by default) or later, or lower thresholds.min_version if you accept the older version.',
   },
+  exporter_tokens: {
+    default: 'Give the exporter tokens GitLab accepts, with the scopes of docs/deployment.md#tokens; the message names the token and what is wrong with it.',
+    auth: 'The token the message names was refused (expired, revoked or unknown) or its file could not be read: create a new token with the same scopes for the same user and write it to the token file.',
+    forbidden: 'GitLab refuses API access to the token\u2019s user (blocked, deactivated, or terms not accepted): unblock the user in Admin > Users, or use another dedicated user.',
+    requirement_not_met:
+      'Create a new token with the scopes the message names (admin: read_api + admin_mode; Duo user: ai_features + read_api) and replace the token file: scopes cannot be added to an existing token.',
+  },
   proxy_env: {
     default:
       'Set the same proxy variables, in lower case too, in gitlab_rails[\'env\'] and gitlab_workhorse[\'env\'] in /etc/gitlab/gitlab.rb on every node, run gitlab-ctl reconfigure, and give the exporter the same proxy.',

@@ -1,6 +1,7 @@
 import { escapeJsonText, visible } from '../text/escape.js';
 import { codeSpan, markdownText as md } from '../text/markdown.js';
 import type { CauseReport, InstanceReport, ProbeReport, Report, RootCauseReport } from './report.js';
+import { tokenLine } from './tokens.js';
 
 export type ReportFormat = 'text' | 'markdown' | 'json';
 
@@ -115,7 +116,7 @@ function instanceMarkdown(instance: InstanceReport): string[] {
 /** Server or config text in a table cell: a code span, its pipes escaped so that the row holds. */
 const cell = (text: string): string => codeSpan(text, { inTable: true });
 
-/** The deployment profile and what was detected, one fact a line. */
+/** The deployment profile, what was detected and the exporter's tokens, one fact a line. */
 function environmentLines(instance: InstanceReport): string[] {
   const e = instance.environment;
   const caps = Object.entries(e.capabilities).map(([name, on]) => `${name}=${on ? 'yes' : 'no'}`);
@@ -125,5 +126,7 @@ function environmentLines(instance: InstanceReport): string[] {
     `Agent Platform: ${e.agentPlatform}`,
   ];
   for (const problem of e.detectionProblems) lines.push(`not detected: ${problem}`);
+  // The exporter's own tokens: expiry and scopes, never the token.
+  for (const token of instance.tokens) lines.push(`exporter token ${tokenLine(token)}`);
   return lines;
 }

@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import { enablingHint, explainReason, fixAdvice, runbookLink, type Fix } from './explain.js';
 import { displayUrl, scrubberFor } from './redact.js';
 import { diagnose, type Failure } from './root-causes.js';
+import { tokenReports, TOKENS_PROBE, type TokenReport } from './tokens.js';
 
 /** Bumped when a field changes meaning or goes away (docs/report.md); new fields do not bump it. */
 export const REPORT_SCHEMA_VERSION = 1;
@@ -113,6 +114,8 @@ export interface InstanceReport {
   readonly probes: readonly ProbeReport[];
   /** The root causes of the failing probes, the one that explains the most first; empty when nothing fails. */
   readonly causes: readonly CauseReport[];
+  /** The exporter's own tokens as the exporter_tokens probe last saw them; empty before it ran. */
+  readonly tokens: readonly TokenReport[];
 }
 
 /** The readiness report: the same document for `check`, /report.json, /report.md and the status page. */
@@ -131,7 +134,8 @@ export function buildReport(plan: Plan, store: ResultStore, now = new Date()): R
     const env = plan.environments.get(instance.name);
     const environment = environmentReport(env, scrubberFor(plan.probes.find((p) => p.instance === instance)!));
     const { probes, causes } = withRootCauses(own, env?.deployment ?? 'cloud', now);
-    return { name: instance.name, url: displayUrl(instance.url), environment, ready, summary: summarise(probes, ready), causes, probes };
+    const tokens = tokenReports(probes.find((p) => p.name === TOKENS_PROBE), now);
+    return { name: instance.name, url: displayUrl(instance.url), environment, ready, summary: summarise(probes, ready), causes, tokens, probes };
   });
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,

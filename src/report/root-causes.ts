@@ -136,7 +136,7 @@ export function factHolds(condition: FactCondition, facts: readonly Fact[], now:
     (f) =>
       f.name === condition.name &&
       Object.entries(condition.labels ?? {}).every(([label, wanted]) => (typeof wanted === 'string' ? [wanted] : wanted).includes(f.labels?.[label] ?? '')) &&
-      (condition.value === undefined || f.value === condition.value) &&
+      (condition.value === undefined || (typeof condition.value === 'number' ? f.value === condition.value : condition.value.includes(f.value))) &&
       (condition.olderThanSeconds === undefined || f.value <= nowSeconds - condition.olderThanSeconds),
   );
 }

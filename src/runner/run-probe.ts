@@ -6,7 +6,7 @@ import { ProbeError } from '../errors.js';
 import { describeError, timeoutError } from '../net/abort.js';
 import { resolveEnvironment, type InstanceEnvironment } from '../gitlab/deployment.js';
 import type { NetOptions } from '../net/options.js';
-import type { ProbeDefinition } from '../probes/types.js';
+import { declaredReasons, type ProbeDefinition } from '../probes/types.js';
 import { stripUserinfo } from '../text/url.js';
 import { RunRecorder } from './recorder.js';
 import type { ProbeResult } from './result.js';
@@ -54,6 +54,7 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
     if (failure.reason === 'timeout' && hung && !failure.message.includes(` ${hung}`)) {
       failure = new ProbeError('timeout', `${failure.message} (in phase ${hung})`, { cause: failure });
     }
+    if (!declaredReasons(req.probe).includes(failure.reason)) failure = undeclared(failure, req);
   } finally {
     release();
   }
@@ -129,6 +130,20 @@ function settleByDeadline(work: Promise<void>, signal: AbortSignal, what: string
       },
     );
   });
+}
+
+/**
+ * A reason the probe does not declare has no series in its failure_reason one-hot: rather than
+ * drop the failure from the metrics, the run counts as `internal` (the declared list is wrong, an
+ * exporter bug), with the real reason first in the message and a warning in the log.
+ */
+function undeclared(failure: ProbeError, req: RunRequest): ProbeError {
+  req.logger.warn(
+    { gitlab: req.instance.name, probe: req.probe.name, reason: failure.reason },
+    'a probe failed with a reason it does not declare: reported as internal (an exporter bug, please report it)',
+  );
+  const options = { cause: failure, retryAfterSeconds: failure.retryAfterSeconds };
+  return new ProbeError('internal', `${failure.reason}, a reason this probe does not declare (an exporter bug): ${failure.message}`, options);
 }
 
 function classify(err: unknown, signal: AbortSignal): ProbeError {

@@ -3,7 +3,7 @@ import { completionOutcome, railsDwsError } from './outcomes.js';
 import type { Caller, SimContext, SimUser } from './world.js';
 import { has } from './release.js';
 import type { TokenScope } from './scenarios.js';
-import { agentPlatformWorks, applicationSettings, isoTime, serviceAccounts } from './world.js';
+import { agentPlatformWorks, applicationSettings, isoTime, serviceAccounts, tokenDetails } from './world.js';
 
 /** A REST answer; `delayMs` postpones it (the slow AI gateway scenario). */
 export type RestReply = Reply & { readonly delayMs?: number };
@@ -144,6 +144,8 @@ function listTools(call: RestCall): RestReply {
 
 // Scopes: `api` everywhere, `read_api` for GET/HEAD (lib/api/api.rb:53-54), plus what a route adds.
 const READ: readonly TokenScope[] = ['api', 'read_api'];
+/** Any token may read its own details (lib/api/personal_access_tokens/self_information.rb:13-16). */
+const EVERY_SCOPE: readonly TokenScope[] = ['api', 'read_api', 'read_user', 'admin_mode', 'ai_features'];
 
 const ROUTES: Record<string, Route> = {
   'GET /api/v4/metadata': { handler: metadata, scopes: [...READ, 'read_user', 'ai_features'] },
@@ -158,6 +160,10 @@ const ROUTES: Record<string, Route> = {
   // allow_access_with_scope :ai_features; read_api is GET-only (ee/lib/api/code_suggestions.rb).
   'POST /api/v4/code_suggestions/completions': { handler: completions, scopes: ['api', 'ai_features'] },
   'GET /api/v4/ai/duo_workflows/list_tools': { handler: listTools, scopes: READ },
+  'GET /api/v4/personal_access_tokens/self': {
+    handler: (call) => withUser(call, (user) => json(200, tokenDetails(call.ctx.conditions(), user, Date.now()))),
+    scopes: EVERY_SCOPE,
+  },
 };
 
 /**

@@ -8,6 +8,7 @@
  * GitLab's own `cloudConnectorStatus` always agrees with what the exporter's probes see.
  */
 
+import { HEALTHY, type Conditions } from './conditions.js';
 import { has } from './release.js';
 
 /** The exporter's probe names (architecture.md's catalog). */
@@ -25,6 +26,7 @@ export const EXPORTER_PROBES = [
   'instance_settings',
   'composite_identity',
   'version',
+  'exporter_tokens',
   'proxy_env',
 ] as const;
 export type ExporterProbe = (typeof EXPORTER_PROBES)[number];
@@ -32,97 +34,7 @@ export type ExporterProbe = (typeof EXPORTER_PROBES)[number];
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** Facts about the simulated world; HEALTHY is the default and scenarios override a few. */
-export interface Conditions {
-  /** What `/api/v4/metadata` reports; below 17.3 GitLab has no `cloudConnectorStatus`. */
-  readonly version: string;
-  readonly silentMode: boolean;
-  readonly duoAvailability: 'default_on' | 'default_off' | 'never_on';
-  /** Duo on and locked, written over REST: GitLab's getter reports it as never_on. */
-  readonly duoEnabledAndLocked: boolean;
-  readonly licenseType: 'online_cloud' | 'offline_cloud' | 'legacy_license';
-  /** Age of `licenses.last_synced_at` (daily seat-link sync); null = never synchronised. */
-  readonly lastSyncAgeMs: number | null;
-  /** Age of `CloudConnector::Access.updated_at`, rewritten with every token refresh. */
-  readonly accessAgeMs: number;
-  /** Time left on the Cloud Connector service token; negative = expired. */
-  readonly tokenExpiresInMs: number;
-  /** Composite-identity onboarding: ran (`on`), never ran, or was turned off again (account blocked). */
-  readonly compositeIdentity: 'on' | 'never' | 'blocked';
-  /** Onboarded before 18.5: the service account keeps its generated `service_account_…` name. */
-  readonly legacyServiceAccount: boolean;
-  /** The Duo user holds a Duo seat. */
-  readonly duoUserSeat: boolean;
-  /** The Duo user has a default Duo namespace (else completions answer 422). */
-  readonly duoUserDefaultGroup: boolean;
-  /** The Duo user has spent the 60 completions/minute budget. */
-  readonly duoUserRateLimited: boolean;
-  /** Workhorse (which proxies completions) reaches the AI gateway. */
-  readonly workhorseReachesAiGateway: boolean;
-  /** Rails (health check, service token) reaches cloud.gitlab.com. */
-  readonly railsReachesCloudConnector: boolean;
-  /** The AI gateway answers completions only after the configured slow delay. */
-  readonly aiGatewaySlow: boolean;
-  readonly cable: 'ok' | 'upgrade_stripped' | 'bad_origin';
-  /** ALPN the instance's TLS front offers. */
-  readonly instanceAlpn: 'h2' | 'http/1.1';
-  readonly customersPortalUp: boolean;
-  readonly cloudConnectorUp: boolean;
-  /** ALPN the Duo Workflow Service's load balancer offers. */
-  readonly dwsAlpn: 'h2' | 'http/1.1';
-  readonly aiGatewayReady: boolean;
-  /** The self-hosted AI gateway's process answers at all. */
-  readonly aiGatewayUp: boolean;
-  /**
-   * How Duo is served: `cloud` (GitLab's AI gateway at cloud.gitlab.com), `self_hosted` (an AI
-   * gateway URL set in GitLab, an offline cloud licence, no cloud connection needed) or `hybrid`
-   * (an AI gateway URL beside GitLab-hosted features, online cloud licence).
-   */
-  readonly deployment: 'cloud' | 'self_hosted' | 'hybrid';
-  /** The instance's Duo Agent Platform switch (where the release has one). */
-  readonly agentPlatform: boolean;
-  /** Rails reaches the internet only through an HTTP proxy (Omnibus gitlab_rails['env']). */
-  readonly railsProxy: boolean;
-  /** Admin Mode is on: admin REST calls need a token with the admin_mode scope. */
-  readonly adminMode: boolean;
-  /** Scopes of the admin's token and of the Duo user's token. */
-  readonly adminTokenScopes: readonly TokenScope[];
-  readonly duoUserTokenScopes: readonly TokenScope[];
-}
-
-export type TokenScope = 'api' | 'read_api' | 'read_user' | 'admin_mode' | 'ai_features';
-
-export const HEALTHY: Conditions = {
-  version: '18.9.0-ee',
-  silentMode: false,
-  duoAvailability: 'default_on',
-  licenseType: 'online_cloud',
-  lastSyncAgeMs: 2 * HOUR,
-  accessAgeMs: 2 * HOUR,
-  tokenExpiresInMs: 3 * DAY,
-  compositeIdentity: 'on',
-  legacyServiceAccount: false,
-  duoEnabledAndLocked: false,
-  duoUserSeat: true,
-  duoUserDefaultGroup: true,
-  duoUserRateLimited: false,
-  workhorseReachesAiGateway: true,
-  railsReachesCloudConnector: true,
-  aiGatewaySlow: false,
-  cable: 'ok',
-  instanceAlpn: 'h2',
-  customersPortalUp: true,
-  cloudConnectorUp: true,
-  dwsAlpn: 'h2',
-  aiGatewayReady: true,
-  aiGatewayUp: true,
-  deployment: 'cloud',
-  agentPlatform: true,
-  railsProxy: false,
-  adminMode: false,
-  adminTokenScopes: ['read_api', 'admin_mode'],
-  duoUserTokenScopes: ['ai_features', 'read_api'],
-};
+export { HEALTHY, type Conditions, type TokenScope } from './conditions.js';
 
 export interface ScenarioDefinition {
   readonly name: string;
@@ -206,17 +118,32 @@ const SCENARIO_TABLE = [
   {
     name: 'admin_token_without_admin_mode',
     description: 'Admin Mode is on and the admin token lacks the admin_mode scope.',
-    affects: ['instance_settings', 'composite_identity'],
-    why: 'Admin REST endpoints (application settings, service accounts) answer 403 {"message":"403 Forbidden"} (lib/api/api_guard.rb:93-97). GraphQL bypasses Admin Mode for tokens, so license and health_check pass. Without the settings the exporter cannot tell whether the Agent Platform is on, so its probes become optional.',
+    affects: ['instance_settings', 'composite_identity', 'exporter_tokens'],
+    why: 'Admin REST endpoints (application settings, service accounts) answer 403 {"message":"403 Forbidden"} (lib/api/api_guard.rb:93-97). GraphQL bypasses Admin Mode for tokens, so license and health_check pass. Without the settings the exporter cannot tell whether the Agent Platform is on, so its probes become optional. exporter_tokens names the missing admin_mode.',
     conditions: { adminMode: true, adminTokenScopes: ['read_api'] },
     affectedWhere: { composite_identity: { when: (v) => has(v, 'compositeIdentityField'), why: 'observable from 18.8 only' } },
   },
   {
     name: 'duo_token_without_read_api',
     description: 'The Duo user token has ai_features only.',
-    affects: ['duo_workflow_tools'],
-    why: 'list_tools accepts api or read_api (lib/api/api.rb:53-54): 403 insufficient_scope with "scope":"api read_api". Completions accept ai_features, so code_suggestions passes.',
+    affects: ['duo_workflow_tools', 'exporter_tokens'],
+    why: 'list_tools accepts api or read_api (lib/api/api.rb:53-54): 403 insufficient_scope with "scope":"api read_api". Completions accept ai_features, so code_suggestions passes. exporter_tokens names the missing read_api, where duo_workflow_tools runs.',
     conditions: { duoUserTokenScopes: ['ai_features'] },
+    affectedWhere: { exporter_tokens: { when: (v) => has(v, 'listTools'), why: 'read_api is needed only where duo_workflow_tools runs (18.4+)' } },
+  },
+  {
+    name: 'token_expiring',
+    description: "The exporter's admin token expires in 5 days.",
+    affects: [],
+    why: 'GitLab still accepts it, so nothing fails: exporter_tokens exports its expires_at (gitlab_duo_token_expiry_timestamp_seconds) and GitLabDuoExporterTokenExpiresSoon fires 14 days ahead.',
+    conditions: { adminTokenExpiresInDays: 5 },
+  },
+  {
+    name: 'token_scope_missing',
+    description: "The Duo user token has read_api but not ai_features.",
+    affects: ['code_suggestions', 'exporter_tokens'],
+    why: 'The completions POST accepts ai_features or api (ee/lib/api/code_suggestions.rb:15): 403 insufficient_scope with "scope":"api ai_features". exporter_tokens reads the token\'s scopes and names ai_features as missing (gitlab_duo_token_scopes_ok 0).',
+    conditions: { duoUserTokenScopes: ['read_api'] },
   },
   {
     name: 'version_too_old',

@@ -160,6 +160,29 @@ export function serviceAccounts(c: Conditions): ServiceAccount[] {
   ];
 }
 
+/**
+ * `GET /api/v4/personal_access_tokens/self` for the caller's token: Entities::PersonalAccessToken
+ * (lib/api/entities/personal_access_token.rb), the same fields from 17.2 on (18.0 adds
+ * `last_used_ips`, which the exporter does not read). `expires_at` is a date, null for a token
+ * that never expires.
+ */
+export function tokenDetails(c: Conditions, user: SimUser, now: number) {
+  const admin = user.kind === 'admin';
+  const days = admin ? c.adminTokenExpiresInDays : c.duoUserTokenExpiresInDays;
+  return {
+    id: admin ? 11 : 12,
+    name: 'gitlab-duo-exporter',
+    revoked: false,
+    created_at: isoTime(now - 30 * DAY_MS),
+    description: null,
+    scopes: admin ? c.adminTokenScopes : c.duoUserTokenScopes,
+    user_id: user.id,
+    last_used_at: isoTime(now),
+    active: true,
+    expires_at: days === null ? null : isoDate(now + days * DAY_MS),
+  };
+}
+
 /** The Cloud Connector JWT claims token_probe decodes (not verified, as GitLab does). */
 export function serviceTokenClaims(c: Conditions, instanceId: string, now: number) {
   const exp = Math.floor((now + c.tokenExpiresInMs) / 1000);

@@ -122,16 +122,7 @@ describe('alertmanager.example.yml inhibition', () => {
       'GitLabDuoInstanceUnreachable/critical/instance_http2/': 'active',
       'GitLabDuoWebSocketCableBlocked/critical/websocket_cable/': 'suppressed',
     };
-    let states: Record<string, string> = {};
-    await waitFor(
-      async () => {
-        states = await alertStates();
-        return Object.entries(expected).every(([k, v]) => states[k] === v);
-      },
-      10_000,
-      () => JSON.stringify(states, null, 2),
-    ).catch(() => undefined);
-    expect(states).toEqual(expected);
+    await expectStates(expected, () => alertStates());
   }, 20_000);
 
   it('mutes everything of an exporter that is down, and nothing of another exporter', async () => {
@@ -156,6 +147,46 @@ describe('alertmanager.example.yml inhibition', () => {
     expect(states[key(down.instance)]).toBe('suppressed');
     expect(states[key(other.instance)]).toBe('active');
   }, 20_000);
+
+  it('a fleet: the fleet alert of one node is muted by that node\'s causes only, and mutes that node\'s consequences', async () => {
+    const node = (n: number) => ({ job: 'gitlab-duo-exporter', instance: `gitlab-rails-${n}`, gitlab: 'gitlab-fleet' });
+    const fleet = 'GitLabDuoProbeFailedOnSomeNodes';
+    await post([
+      // Node 1: its proxy refuses cloud.gitlab.com; the failing probe is also slow and not ready.
+      { ...node(1), alertname: fleet, severity: 'critical', probe: 'cloud_connector' },
+      { ...node(1), alertname: 'GitLabDuoProbeLatencyHigh', severity: 'warning', probe: 'cloud_connector' },
+      { ...node(1), alertname: 'GitLabDuoNotReady', severity: 'critical' },
+      // Node 2 cannot reach the external URL: its WebSocket fails for the same reason (rule 6b).
+      { ...node(2), alertname: 'GitLabDuoInstanceUnreachable', severity: 'critical', probe: 'instance_http2' },
+      { ...node(2), alertname: fleet, severity: 'critical', probe: 'websocket_cable' },
+      // Node 3's WebSocket fails on its own: node 2's unreachable URL explains nothing there.
+      { ...node(3), alertname: fleet, severity: 'critical', probe: 'websocket_cable' },
+    ]);
+    const key = (l: Labels) => `${l.alertname}@${l.instance}/${l.probe ?? ''}`;
+    const expected: Record<string, string> = {
+      [`${fleet}@gitlab-rails-1/cloud_connector`]: 'active',
+      'GitLabDuoProbeLatencyHigh@gitlab-rails-1/cloud_connector': 'suppressed',
+      'GitLabDuoNotReady@gitlab-rails-1/': 'suppressed',
+      'GitLabDuoInstanceUnreachable@gitlab-rails-2/instance_http2': 'active',
+      [`${fleet}@gitlab-rails-2/websocket_cable`]: 'suppressed',
+      [`${fleet}@gitlab-rails-3/websocket_cable`]: 'active',
+    };
+    await expectStates(expected, async () => Object.fromEntries(Object.entries(await alertStates(key)).filter(([k]) => k in expected)));
+  }, 20_000);
+
+  /** Waits (up to 10 s) for Alertmanager to show `expected`, then compares what it shows. */
+  async function expectStates(expected: Record<string, string>, read: () => Promise<Record<string, string>>): Promise<void> {
+    let states: Record<string, string> = {};
+    await waitFor(
+      async () => {
+        states = await read();
+        return Object.entries(expected).every(([k, v]) => states[k] === v);
+      },
+      10_000,
+      () => JSON.stringify(states, null, 2),
+    ).catch(() => undefined);
+    expect(states).toEqual(expected);
+  }
 
   async function post(alerts: Record<string, string>[]): Promise<void> {
     const res = await fetch(`${base}/api/v2/alerts`, {

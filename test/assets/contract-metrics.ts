@@ -7,11 +7,15 @@ import { parseConfigText } from '../../src/config/load.js';
 import { FAILURE_REASONS } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
-import { PROBE_NAMES } from '../../src/probes/index.js';
+import { PROBES, PROBE_NAMES } from '../../src/probes/index.js';
+import { declaredReasons } from '../../src/probes/types.js';
 import { buildPlan } from '../../src/runner/plan.js';
 import { ResultStore } from '../../src/runner/store.js';
 
 export { FAILURE_REASONS, PROBE_NAMES };
+
+/** The failure reasons each probe declares: its gitlab_duo_probe_failure_reason one-hot. */
+export const REASONS_BY_PROBE: Readonly<Record<string, readonly string[]>> = Object.fromEntries(PROBES.map((p) => [p.name, declaredReasons(p)]));
 
 /** Series that come from Prometheus itself, not from the exporter. */
 export const EXTERNAL_SERIES: readonly string[] = [
@@ -24,6 +28,7 @@ export const RECORDING_RULES: readonly string[] = [
   'gitlab_probe:gitlab_duo_probe_latency_seconds:p50_30m',
   'gitlab_probe:gitlab_duo_probe_latency_seconds:p95_30m',
   'gitlab_probe:gitlab_duo_probe_runs:success_ratio_1h',
+  'gitlab_probe:gitlab_duo_probe_success:passes_elsewhere',
   'probe:gitlab_duo_probe_latency_seconds:p95_threshold',
 ];
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, it, expect } from 'vitest';
-import type { Dashboard, Panel } from './helpers.js';
+import type { Dashboard, Panel, Variable } from './helpers.js';
 import {
   DASHBOARD_FILES,
   RUNBOOK_FILE,
@@ -63,6 +63,29 @@ describe.each(DASHBOARD_FILES.map((f) => [f] as const))('%s', (file) => {
     expect(gitlab?.query).toBe('label_values(gitlab_duo_probe_success, gitlab)');
     for (const v of vars.filter((x) => x.type === 'query')) expect(v.datasource?.uid, v.name).toBe(DS_UID);
     if (file.endsWith('probe.json')) expect(vars.map((v) => v.name)).toContain('probe');
+  });
+
+  it('has job and instance variables for fleets, chained from the gitlab variable, with All', () => {
+    const vars = dashboard.templating?.list ?? [];
+    const names = vars.map((v) => v.name);
+    expect(names.indexOf('job'), 'job after gitlab').toBe(names.indexOf('gitlab') + 1);
+    expect(names.indexOf('instance'), 'instance after job').toBe(names.indexOf('job') + 1);
+    const chained = {
+      job: 'label_values(gitlab_duo_probe_success{gitlab=~"$gitlab"}, job)',
+      instance: 'label_values(gitlab_duo_probe_success{gitlab=~"$gitlab",job=~"$job"}, instance)',
+    };
+    for (const [name, query] of Object.entries(chained)) {
+      const v = vars.find((x) => x.name === name) as (Variable & Record<string, unknown>) | undefined;
+      expect(v, name).toMatchObject({ type: 'query', query, definition: query, multi: true, includeAll: true, allValue: '.+', refresh: 2 });
+    }
+  });
+
+  it('filters every exporter series by $job and every query by $instance', () => {
+    for (const q of dashboardQueries(dashboard).filter((x) => !x.where.startsWith('variable'))) {
+      const selectors = [...q.expr.matchAll(/\b(gitlab_duo_\w+|up|ALERTS)\{([^}]*)\}/g)];
+      for (const [, name, matchers] of selectors) expect(matchers, `${q.where}: ${name}`).toContain('job=~"$job"');
+      if (selectors.length > 0) expect(q.expr, q.where).toContain('instance=~"$instance"');
+    }
   });
 
   it('has unique panel ids and non-overlapping panels', () => {

@@ -213,6 +213,15 @@ export function markdownHeadings(markdown: string, level: number): string[] {
   return [...withoutCode.matchAll(re)].map((m) => (m[1] ?? '').trim());
 }
 
+/** The fenced yaml blocks of the `## <heading>` section of a Markdown page (up to the next `## `). */
+export function yamlBlocksOf(markdown: string, heading: string): string[] {
+  const start = markdown.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`no section "## ${heading}"`);
+  const next = markdown.indexOf('\n## ', start + 1);
+  const section = markdown.slice(start, next < 0 ? undefined : next);
+  return [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+}
+
 /** Targets of inline links: `[text](target)`. */
 export function markdownLinks(markdown: string): string[] {
   const withoutCode = markdown.replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');

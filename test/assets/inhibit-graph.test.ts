@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FAILURE_REASONS, type FailureReason } from '../../src/errors.js';
 import { FACT_FAMILIES, type FactName } from '../../src/metrics/facts.js';
-import { findProbe } from '../../src/probes/index.js';
+import { PROBE_NAMES, findProbe } from '../../src/probes/index.js';
 import { CAUSAL_GRAPH, GITLAB_CHECKS, type CausalEdge } from '../../src/report/causes.js';
 import { alertRules, metricNames, readYaml, type AlertRule } from './helpers.js';
 
@@ -17,7 +17,9 @@ import { alertRules, metricNames, readYaml, type AlertRule } from './helpers.js'
  * - Every inhibition the file makes between alerts of two different probes is such a derived one.
  *
  * Alerts map to the graph through their expressions: the probes are the expression's `probe`
- * selectors (or the alert's `probe` label); an alert whose expression starts with a fact the probe
+ * selectors (or the alert's `probe` label), or every catalog probe for a failure alert that starts
+ * from a per-probe result and pins none (GitLabDuoProbeFailedOnSomeNodes, a fleet's node failing
+ * any required probe); an alert whose expression starts with a fact the probe
  * exports names a cause (failure reason requirement_not_met, the fact being its subject); a
  * failure reason selector narrows the reasons (`unless` one excludes it). Only alerts that read the
  * probe's result (gitlab_duo_probe_success, gitlab_duo_probe_consecutive_failures) say "probe X
@@ -110,11 +112,17 @@ function reasonsOf(expr: string, subject: FactName | undefined): FailureReason[]
   return FAILURE_REASONS.filter((r) => !excluded.includes(r));
 }
 
+/** Per-probe results: an alert reading one of them says "probe X fails". */
+const RESULT_SERIES = ['gitlab_duo_probe_success', 'gitlab_duo_probe_consecutive_failures'];
+
 function instancesOf(rule: AlertRule): AlertInstance[] {
-  const probes = [...new Set([...pinned(rule.expr, 'probe'), ...(rule.labels?.probe ? [rule.labels.probe] : [])])];
-  const severity = rule.labels?.severity ?? '';
   const names = metricNames(rule.expr);
-  const failure = names.some((n) => n === 'gitlab_duo_probe_success' || n === 'gitlab_duo_probe_consecutive_failures');
+  const failure = names.some((n) => RESULT_SERIES.includes(n));
+  const named = [...new Set([...pinned(rule.expr, 'probe'), ...(rule.labels?.probe ? [rule.labels.probe] : [])])];
+  // GitLabDuoNotReady starts from gitlab_duo_ready (no probe label): exporter-wide, not expanded.
+  const anyProbe = named.length === 0 && failure && RESULT_SERIES.includes(names[0] ?? '');
+  const probes = anyProbe ? [...PROBE_NAMES] : named;
+  const severity = rule.labels?.severity ?? '';
   return probes.flatMap((probe) => {
     const first = names[0] as FactName | undefined;
     const subject = first !== undefined && first in FACT_FAMILIES && (findProbe(probe)?.facts ?? []).includes(first) ? first : undefined;
@@ -178,6 +186,10 @@ describe('the alert rules as the graph sees them', () => {
     expect(one('GitLabDuoHealthCheckFailed', 'health_check')).toMatchObject({ subject: 'gitlab_duo_health_check_probe_success', failure: true, reasons: ['requirement_not_met'] });
     expect(one('GitLabDuoExchangeProbeFailed', 'duo_workflow_tools')).toMatchObject({ failure: true, reasons: FAILURE_REASONS });
     expect(ALERTS.filter((a) => a.labels.alertname === 'GitLabDuoProbeLatencyHigh')).toEqual([]);
+    // The fleet alert stands for every probe; the exporter-wide catch-all for none.
+    expect(ALERTS.filter((a) => a.labels.alertname === 'GitLabDuoProbeFailedOnSomeNodes').map((a) => a.probe).sort()).toEqual([...PROBE_NAMES].sort());
+    expect(one('GitLabDuoProbeFailedOnSomeNodes', 'code_suggestions')).toMatchObject({ failure: true, reasons: FAILURE_REASONS, subject: undefined });
+    expect(ALERTS.filter((a) => a.labels.alertname === 'GitLabDuoNotReady')).toEqual([]);
   });
 });
 

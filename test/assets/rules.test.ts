@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { FAILURE_REASONS, PROBE_NAMES, RECORDING_RULES } from './contract-metrics.js';
+import { FAILURE_REASONS, PROBE_NAMES, REASONS_BY_PROBE, RECORDING_RULES } from './contract-metrics.js';
 import {
   JOB_SELECTOR,
   ROOT,
@@ -81,6 +81,22 @@ describe('alert rules', () => {
     }
   });
 
+  it('a failure_reason selector pinning probes asks only for reasons those probes declare', () => {
+    const exprs = [...alerts, ...recordingRules()].map((r) => r.expr);
+    const templates = alerts.flatMap((a) => Object.values(a.annotations ?? {}));
+    let checked = 0;
+    for (const text of [...exprs, ...templates]) {
+      for (const [selector] of text.matchAll(/gitlab_duo_probe_failure_reason\{[^}]*\}/g)) {
+        const probes = labelValues(selector, 'probe');
+        const reasons = labelValues(selector, 'reason');
+        for (const probe of probes) for (const reason of reasons) expect(REASONS_BY_PROBE[probe], `${probe}: ${reason} in ${selector}`).toContain(reason);
+        checked += probes.length * reasons.length;
+      }
+    }
+    // GitLabDuoHTTP2Downgraded pins instance_http2 and http2_not_negotiated.
+    expect(checked).toBeGreaterThan(0);
+  });
+
   it('every catalog probe failing is covered by exactly one failure rule', () => {
     const failureAlerts = alerts.filter((a) => /gitlab_duo_probe_success\{/.test(a.expr));
     for (const probe of PROBE_NAMES) {
@@ -135,6 +151,7 @@ describe('confirmed failures (re-check before paging)', () => {
         'GitLabDuoNetworkProbeFailed',
         'GitLabDuoNodeProbeFailed',
         'GitLabDuoNotReady',
+        'GitLabDuoProbeFailedOnSomeNodes',
         'GitLabDuoSettingsProbeFailed',
         'GitLabDuoSyncProbeFailed',
         'GitLabDuoWebSocketCableBlocked',

@@ -50,6 +50,23 @@ function runLines(stage: Stage): string[] {
   return only(stage, 'RUN').map((args) => splitFlags(args).rest);
 }
 
+/**
+ * The `--build-arg` values of the replayed `docker build`: what a release build passes (the
+ * context has no .git, so the revision comes in this way; docs/deployment.md#the-revision).
+ */
+const BUILD_ARGS: Readonly<Record<string, string>> = { GITLAB_DUO_EXPORTER_REVISION: 'feedc0de' };
+
+/** What Docker puts in the RUN environment for the stage's ARGs: the given value, else the default. */
+function stageArgs(stage: Stage): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const arg of only(stage, 'ARG')) {
+    const [name = '', fallback] = arg.trim().split(/=(.*)/s);
+    const value = BUILD_ARGS[name] ?? fallback;
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
 /** Stage ENV, applied over the given environment. */
 function stageEnv(stage: Stage): Record<string, string> {
   return Object.assign({}, ...stage.instructions.filter((i) => i.keyword === 'ENV').map(parseEnv)) as Record<string, string>;
@@ -183,7 +200,7 @@ describe('the image contents, built from the Dockerfile outside Docker (slow: np
 
     // Build stage: COPY from the context, then each RUN in order, in WORKDIR.
     const buildWd = workdir(buildStage);
-    const buildEnv = cleanEnv({ ...stageEnv(buildStage), npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' });
+    const buildEnv = cleanEnv({ ...stageArgs(buildStage), ...stageEnv(buildStage), npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' });
     for (const ins of buildStage.instructions) {
       if (ins.keyword === 'COPY') {
         const copy = parseCopy(ins);
@@ -275,7 +292,8 @@ describe('the image contents, built from the Dockerfile outside Docker (slow: np
     const run = spawnSync(argv[0]!, argv.slice(1), { cwd: imageDir, env: imageEnv(), encoding: 'utf8', timeout: 30_000, ...options });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout.trim()).toBe(pkg.version);
+    // The revision came in as a build argument, through npm ci → prepare → scripts/revision.mjs.
+    expect(run.stdout.split('\n')[0]).toBe(`gitlab-duo-exporter, version ${pkg.version} (revision: ${BUILD_ARGS.GITLAB_DUO_EXPORTER_REVISION})`);
   });
 
   it(`serves, and the HEALTHCHECK command passes against it, and fails without it (${mode})`, async () => {

@@ -145,6 +145,15 @@ describe('deploy/kubernetes manifests', () => {
     expect(readText('Dockerfile')).toMatch(new RegExp(`^USER ${String(podSpec.securityContext?.runAsUser)}(:|$)`, 'm'));
   });
 
+  it('names no published image: the local name, which the kustomization\'s images: entry lets you point at your registry', () => {
+    // No image is published anywhere; the user builds and pushes it (docs/deployment.md).
+    const [name, tag] = container.image.split(':');
+    expect(name).toBe('gitlab-duo-exporter');
+    const { images } = parse(readText(`${DIR}/kustomization.yaml`)) as { images?: { name: string; newName?: string; newTag?: string }[] };
+    expect(images).toEqual([{ name, newTag: tag }]);
+    expect(readText(`${DIR}/kustomization.yaml`)).toMatch(/^\s*# newName: <your-registry>\/gitlab-duo-exporter$/m);
+  });
+
   it('the config comes from the ConfigMap, the tokens as files from the Secret', () => {
     const configArg = container.args?.find((a) => a.startsWith('--config.file='))?.slice('--config.file='.length);
     expect(configArg).toBeDefined();

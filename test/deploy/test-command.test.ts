@@ -43,7 +43,7 @@ describe('the test command leaves system services alone', () => {
   it('the Prometheus and Alertmanager the e2e tests run use their own port and data directory', () => {
     const stack = readFileSync(join(REPO, 'test', 'e2e', 'stack.ts'), 'utf8');
     expect(stack.match(/--web\.listen-address=127\.0\.0\.1:\$\{port\}/g)?.length).toBe(2);
-    expect(stack).toContain('--storage.tsdb.path=${join(promDir');
-    expect(stack).toContain('--storage.path=${join(amDir');
+    expect(stack).toContain('--storage.tsdb.path=${join(dir');
+    expect(stack).toContain('--storage.path=${join(dir');
   });
 });

@@ -27,6 +27,7 @@ const NEEDS_A_FAILURE: readonly QueryRef[] = [
   { file: OVERVIEW, where: 'annotation' },
   { file: PROBE, where: '"Failure reason"' },
   { file: PROBE, where: '"Failure reason over time"' },
+  { file: PROBE, where: '"Result per node"' },
   { file: PROBE, where: 'annotation' },
 ];
 export const FAILING_PROBE = 'customers_portal';
@@ -46,6 +47,29 @@ const NO_DATA_AGAINST_SIMULATOR: readonly (QueryRef & { readonly why: string })[
     where: '"Cloudflare ranges"',
     why: 'same as the overview\'s Cloudflare panel: no GitLab-owned host is probed in the simulator',
   },
+];
+
+/**
+ * Queries that need a fleet: empty with one exporter by design (nothing else to compare with), with
+ * data when one node of two fails a probe the other passes (test/e2e/fleet.test.ts).
+ */
+const NEEDS_A_FLEET: readonly (QueryRef & { readonly why: string })[] = [
+  { file: OVERVIEW, where: '"Nodes that fail where others pass"', why: 'a node failing a probe another node passes: with one exporter there is no other node' },
+];
+
+/**
+ * Panels that show one value per exporter (node) on purpose; every other query must aggregate the
+ * nodes away (no `job` or `instance` label in its result), so a fleet shows one value per gitlab.
+ */
+const PER_NODE: readonly QueryRef[] = [
+  { file: OVERVIEW, where: '"Failing probes and reasons"' },
+  { file: OVERVIEW, where: '"Nodes that fail where others pass"' },
+  { file: OVERVIEW, where: '"Exporter up"' },
+  { file: OVERVIEW, where: '"Config reload"' },
+  { file: OVERVIEW, where: '"Exporter version"' },
+  { file: OVERVIEW, where: 'annotation' },
+  { file: PROBE, where: '"Result per node"' },
+  { file: PROBE, where: 'annotation' },
 ];
 
 /** $probe for the probe dashboard in the healthy world: a probe that has the panel's facts. */
@@ -68,6 +92,10 @@ export interface DashboardQuery {
   readonly state: WorldState;
   /** Set for allow-listed queries: why they cannot have data against the simulator. */
   readonly noDataBecause?: string;
+  /** Set for queries that have data only in a fleet: why. */
+  readonly fleetOnly?: string;
+  /** Its series are one per exporter on purpose (PER_NODE). */
+  readonly perNode: boolean;
 }
 
 /** `where` is `panel <id> "<title>" <refId>`, `annotation` or `variable <name>`. */
@@ -76,11 +104,12 @@ function matches(ref: QueryRef, file: string, where: string): boolean {
 }
 
 /** Replaces Grafana's variables with concrete values, throwing on any variable it does not know. */
-export function substitute(template: string, values: { gitlab: string; job: string; probe: string }): string {
+export function substitute(template: string, values: { gitlab: string; job: string; instance: string; probe: string }): string {
   return template.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => {
     switch (name) {
       case 'gitlab':
       case 'job':
+      case 'instance':
       case 'probe':
         return values[name];
       case 'window':
@@ -94,25 +123,32 @@ export function substitute(template: string, values: { gitlab: string; job: stri
   });
 }
 
-/** Every panel target, annotation and variable query of every dashboard, ready to run. */
-export function allDashboardQueries(gitlab: string, job: string): DashboardQuery[] {
-  const refs = [...NEEDS_A_FAILURE, ...NO_DATA_AGAINST_SIMULATOR];
+/**
+ * Every panel target, annotation and variable query of every dashboard, ready to run. `instance`
+ * is the $instance variable's value: `.+`, Grafana's All, by default.
+ */
+export function allDashboardQueries(gitlab: string, job: string, instance = '.+'): DashboardQuery[] {
+  const refs = [...NEEDS_A_FAILURE, ...NO_DATA_AGAINST_SIMULATOR, ...NEEDS_A_FLEET, ...PER_NODE];
   const used = new Set<QueryRef>();
   const queries: DashboardQuery[] = [];
   for (const file of DASHBOARD_FILES) {
     for (const q of dashboardQueries(loadDashboard(file))) {
       const failing = NEEDS_A_FAILURE.find((r) => matches(r, file, q.where));
       const allowed = NO_DATA_AGAINST_SIMULATOR.find((r) => matches(r, file, q.where));
-      for (const r of [failing, allowed]) if (r) used.add(r);
+      const fleet = NEEDS_A_FLEET.find((r) => matches(r, file, q.where));
+      const perNode = PER_NODE.find((r) => matches(r, file, q.where));
+      for (const r of [failing, allowed, fleet, perNode]) if (r) used.add(r);
       const title = Object.keys(PROBE_FOR_PANEL).find((t) => q.where.includes(t));
       const probe = failing ? FAILING_PROBE : title ? (PROBE_FOR_PANEL[title] ?? DEFAULT_PROBE) : DEFAULT_PROBE;
       queries.push({
         file,
         where: q.where,
         template: q.expr,
-        expr: substitute(q.expr, { gitlab, job, probe }),
+        expr: substitute(q.expr, { gitlab, job, instance, probe }),
         state: failing ? 'failing' : 'healthy',
         noDataBecause: allowed?.why,
+        fleetOnly: fleet?.why,
+        perNode: perNode !== undefined || q.where.startsWith('variable'),
       });
     }
   }
@@ -126,13 +162,15 @@ export interface QueryOutcome {
   readonly status: string;
   readonly error?: string;
   readonly seriesCount: number;
+  /** The labels of each series of the result. */
+  readonly series: readonly Readonly<Record<string, string>>[];
 }
 
 /**
  * Runs the queries until each one that should have data has some, or the deadline passes (rates
  * and percentiles need a few scrapes after a state change). Allow-listed queries run once.
  */
-export async function evaluate(prometheusUrl: string, queries: readonly DashboardQuery[], timeoutMs: number): Promise<QueryOutcome[]> {
+export async function evaluate(prometheusUrl: string, queries: readonly DashboardQuery[], timeoutMs: number, fleet = false): Promise<QueryOutcome[]> {
   const deadline = Date.now() + timeoutMs;
   const outcomes = new Map<DashboardQuery, QueryOutcome>();
   let pending = [...queries];
@@ -140,9 +178,9 @@ export async function evaluate(prometheusUrl: string, queries: readonly Dashboar
     const next: DashboardQuery[] = [];
     for (const query of pending) {
       const answer = await instantQuery(prometheusUrl, query.expr);
-      const outcome = { query, status: answer.status, error: answer.error, seriesCount: answer.series.length };
+      const outcome = { query, status: answer.status, error: answer.error, seriesCount: answer.series.length, series: answer.series.map((x) => x.metric) };
       outcomes.set(query, outcome);
-      if (answer.status === 'success' && answer.series.length === 0 && query.noDataBecause === undefined) next.push(query);
+      if (answer.status === 'success' && answer.series.length === 0 && query.noDataBecause === undefined && (fleet || query.fleetOnly === undefined)) next.push(query);
     }
     pending = next;
     if (pending.length === 0 || Date.now() > deadline) break;
@@ -151,13 +189,22 @@ export async function evaluate(prometheusUrl: string, queries: readonly Dashboar
   return queries.map((q) => outcomes.get(q)!);
 }
 
-/** Failure lines for a set of outcomes: invalid queries, empty ones, and stale allow-list entries. */
-export function problems(outcomes: readonly QueryOutcome[]): string[] {
-  return outcomes.flatMap(({ query, status, error, seriesCount }) => {
+/**
+ * Failure lines for a set of outcomes: invalid queries, empty ones, and stale allow-list entries.
+ * `fleet`: the outcomes come from two exporters of one gitlab, one failing where the other passes:
+ * the fleet-only queries must have data, and every query not per node must show one value per
+ * gitlab (no series left with a `job` or `instance` label).
+ */
+export function problems(outcomes: readonly QueryOutcome[], fleet = false): string[] {
+  return outcomes.flatMap(({ query, status, error, seriesCount, series }) => {
     const name = `${query.file} ${query.where}: ${query.expr}`;
     if (status !== 'success') return [`INVALID ${name}: ${error ?? status}`];
-    if (query.noDataBecause === undefined && seriesCount === 0) return [`NO DATA ${name}`];
+    const expectEmpty = query.noDataBecause !== undefined || (!fleet && query.fleetOnly !== undefined);
+    if (!expectEmpty && seriesCount === 0) return [`NO DATA ${name}`];
     if (query.noDataBecause !== undefined && seriesCount > 0) return [`ALLOW-LISTED BUT HAS DATA (remove it from the allow-list) ${name}`];
+    if (expectEmpty && seriesCount > 0) return [`ONE EXPORTER BUT HAS DATA ${name}`];
+    const perNode = series.filter((labels) => 'instance' in labels || 'job' in labels);
+    if (fleet && !query.perNode && perNode.length > 0) return [`ONE VALUE PER NODE, NOT PER GITLAB (aggregate it) ${name}: ${JSON.stringify(perNode)}`];
     return [];
   });
 }

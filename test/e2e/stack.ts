@@ -99,15 +99,21 @@ export function scaledRules(text: string): string {
   return stringify(file);
 }
 
+/** One target group of a scrape job: a fleet labels each node's exporter with its `instance`. */
+export interface StaticConfig {
+  readonly targets: readonly string[];
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
 interface PrometheusConfig {
   global?: Record<string, unknown>;
   rule_files?: string[];
   alerting?: { alertmanagers?: { static_configs?: { targets: string[] }[] }[] };
-  scrape_configs?: { job_name: string; scrape_timeout?: string; static_configs?: { targets: string[] }[] }[];
+  scrape_configs?: { job_name: string; scrape_timeout?: string; static_configs?: readonly StaticConfig[] }[];
 }
 
 /** alerts/prometheus.example.yml with the test's clock, files and loopback addresses. */
-export function prometheusConfig(rulesFile: string, alertmanager: string, exporter: string): string {
+export function prometheusConfig(rulesFile: string, alertmanager: string, targets: readonly StaticConfig[]): string {
   const config = readYaml(PROMETHEUS_EXAMPLE) as PrometheusConfig;
   config.global = { ...config.global, scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' };
   config.rule_files = [rulesFile];
@@ -117,7 +123,7 @@ export function prometheusConfig(rulesFile: string, alertmanager: string, export
   const job = config.scrape_configs?.find((j) => j.job_name === JOB);
   if (!job) throw new Error(`${PROMETHEUS_EXAMPLE}: no scrape job named ${JOB} (the rules select ${JOB_SELECTOR})`);
   job.scrape_timeout = '1s';
-  job.static_configs = [{ targets: [exporter] }];
+  job.static_configs = targets;
   return stringify(config);
 }
 
@@ -153,8 +159,60 @@ export function alertmanagerConfig(webhookUrl: string): string {
   return stringify(config);
 }
 
-const PROMETHEUS = { command: 'prometheus', debianPackage: 'prometheus' };
-const ALERTMANAGER = { command: 'prometheus-alertmanager', debianPackage: 'prometheus-alertmanager' };
+/** The Omnibus env folders of "Rails" and "Workhorse" that the proxy_env probe reads, created empty. */
+export function omnibusNode(dir: string): { proxyEnv: { rails_env_dir: string; workhorse_env_dir: string } } {
+  const proxyEnv = { rails_env_dir: join(dir, 'gitlab-rails', 'env'), workhorse_env_dir: join(dir, 'gitlab-workhorse', 'env') };
+  for (const d of Object.values(proxyEnv)) mkdirSync(d, { recursive: true });
+  return { proxyEnv };
+}
+
+/**
+ * An exporter in this process for one instance, configured the way a user would: YAML text →
+ * parseConfigText → startApp, on the test's clock. No proxy from this process's environment: the
+ * test only talks to 127.0.0.1 (an instance may name its own `proxy`).
+ */
+export async function startExporter(instance: Readonly<Record<string, unknown>>): Promise<App> {
+  const yaml = stringify({
+    instances: [{ ...instance, recheck_after: RECHECK_AFTER }],
+    defaults: { probes: Object.fromEntries(PROBE_NAMES.map((p) => [p, p === 'code_suggestions' ? CODE_SUGGESTIONS_SCHEDULE : PROBE_SCHEDULE])) },
+    web: { listen_address: '127.0.0.1:0' },
+  });
+  const config = () => parseConfigText(yaml, 'e2e.yaml', { env: {} });
+  return startApp({
+    config: await config(),
+    configPath: undefined,
+    logger: pino({ level: 'silent' }),
+    env: {},
+    listenAddress: '127.0.0.1:0',
+    maxStartJitterMs: 500,
+    reloadSource: config,
+  });
+}
+
+export const PROMETHEUS = { command: 'prometheus', debianPackage: 'prometheus' };
+export const ALERTMANAGER = { command: 'prometheus-alertmanager', debianPackage: 'prometheus-alertmanager' };
+
+/** A real Alertmanager with the example's routes and inhibit rules, sending to the webhook. */
+export async function startAlertmanager(dir: string, webhookUrl: string): Promise<Daemon> {
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'alertmanager.yml'), alertmanagerConfig(webhookUrl));
+  return startDaemon({
+    ...ALERTMANAGER,
+    args: (port) => [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='],
+  });
+}
+
+/** A real Prometheus loading the shipped rules on the test's clock, scraping the job's targets. */
+export async function startPrometheus(dir: string, alertmanager: Daemon, targets: readonly StaticConfig[]): Promise<Daemon> {
+  mkdirSync(dir);
+  const rulesFile = join(dir, 'gitlab-duo.rules.yml');
+  writeFileSync(rulesFile, scaledRules(readText(RULES_FILE)));
+  writeFileSync(join(dir, 'prometheus.yml'), prometheusConfig(rulesFile, new URL(alertmanager.url).host, targets));
+  return startDaemon({
+    ...PROMETHEUS,
+    args: (port) => [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+  });
+}
 
 export async function startStack(): Promise<Stack> {
   requireCommands([PROMETHEUS, ALERTMANAGER]);
@@ -181,67 +239,19 @@ export async function startStack(): Promise<Stack> {
     const sim = await startSimulator({ slowDelayMs: SLOW_DELAY_MS });
     closers.push(() => sim.close());
 
-    // The exporter, configured the way a user would: YAML text → parseConfigText → startApp. No
-    // proxy from this process's environment: the test only talks to 127.0.0.1.
     const caFile = join(dir, 'simulator-ca.pem');
     writeFileSync(caFile, sim.caPem, { mode: 0o600 });
-    const railsEnvDir = join(dir, 'omnibus', 'gitlab-rails', 'env');
-    const workhorseEnvDir = join(dir, 'omnibus', 'gitlab-workhorse', 'env');
-    mkdirSync(railsEnvDir, { recursive: true });
-    mkdirSync(workhorseEnvDir, { recursive: true });
-    const yaml = stringify({
-      instances: [
-        {
-          ...exporterInstanceConfig(sim, caFile, INSTANCE),
-          proxy_env: { rails_env_dir: railsEnvDir, workhorse_env_dir: workhorseEnvDir },
-          recheck_after: RECHECK_AFTER,
-        },
-      ],
-      defaults: { probes: Object.fromEntries(PROBE_NAMES.map((p) => [p, p === 'code_suggestions' ? CODE_SUGGESTIONS_SCHEDULE : PROBE_SCHEDULE])) },
-      web: { listen_address: '127.0.0.1:0' },
-    });
-    const config = () => parseConfigText(yaml, 'e2e.yaml', { env: {} });
-    const app = await startApp({
-      config: await config(),
-      configPath: undefined,
-      logger: pino({ level: 'silent' }),
-      env: {},
-      listenAddress: '127.0.0.1:0',
-      maxStartJitterMs: 500,
-      reloadSource: config,
-    });
+    const node = omnibusNode(join(dir, 'omnibus'));
+    const app = await startExporter({ ...exporterInstanceConfig(sim, caFile, INSTANCE), proxy_env: node.proxyEnv });
     closers.push(() => app.stop());
     const target = new URL(app.url()).host;
+    const railsEnvDir = node.proxyEnv.rails_env_dir;
 
-    const amDir = join(dir, 'alertmanager');
-    mkdirSync(amDir);
-    writeFileSync(join(amDir, 'alertmanager.yml'), alertmanagerConfig(webhook.url));
-    const alertmanager = await startDaemon({
-      ...ALERTMANAGER,
-      args: (port) => [
-        `--config.file=${join(amDir, 'alertmanager.yml')}`,
-        `--storage.path=${join(amDir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--cluster.listen-address=',
-      ],
-    });
+    const alertmanager = await startAlertmanager(join(dir, 'alertmanager'), webhook.url);
     daemons.push(alertmanager);
     closers.push(() => alertmanager.stop());
 
-    const promDir = join(dir, 'prometheus');
-    mkdirSync(promDir);
-    const rulesFile = join(promDir, 'gitlab-duo.rules.yml');
-    writeFileSync(rulesFile, scaledRules(readText(RULES_FILE)));
-    writeFileSync(join(promDir, 'prometheus.yml'), prometheusConfig(rulesFile, new URL(alertmanager.url).host, target));
-    const prometheus = await startDaemon({
-      ...PROMETHEUS,
-      args: (port) => [
-        `--config.file=${join(promDir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(promDir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
-    });
+    const prometheus = await startPrometheus(join(dir, 'prometheus'), alertmanager, [{ targets: [target] }]);
     daemons.push(prometheus);
     closers.push(() => prometheus.stop());
 

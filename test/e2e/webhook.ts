@@ -10,6 +10,8 @@ export interface Notified {
   readonly annotations: Readonly<Record<string, string>>;
   /** Date.now() when it arrived. */
   readonly at: number;
+  /** Alertmanager's group of the notification: alerts in one group are one notification. */
+  readonly groupKey: string;
 }
 
 export interface Webhook {
@@ -20,6 +22,7 @@ export interface Webhook {
 }
 
 interface WebhookMessage {
+  readonly groupKey?: string;
   readonly alerts?: readonly {
     readonly status?: string;
     readonly labels?: Record<string, string>;
@@ -44,6 +47,7 @@ export async function startWebhook(): Promise<Webhook> {
             labels: a.labels ?? {},
             annotations: a.annotations ?? {},
             at,
+            groupKey: message.groupKey ?? '',
           });
         }
         res.writeHead(200).end();

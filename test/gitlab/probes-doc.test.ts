@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TOKEN_DESCRIPTIONS } from '../../src/gitlab/availability.js';
+import { FAILURE_REASONS } from '../../src/errors.js';
 import { PROBES } from '../../src/probes/index.js';
+import { declaredReasons } from '../../src/probes/types.js';
 
 /** docs/probes.md stays true to the catalog: one section per probe, its table as the code says. */
 
@@ -33,8 +35,16 @@ describe('docs/probes.md', () => {
     expect(row(text, 'group')).toBe(probe.group);
     expect(row(text, 'phases')).toBe(probe.phases.length > 0 ? probe.phases.join(', ') : 'none');
     expect(row(text, 'facts')).toBe(probe.facts.map((f) => `\`${f}\``).join(', '));
+    expect(row(text, 'reasons'), 'the reasons row: the declared set, timeout and internal included').toBe(declaredReasons(probe).map((r) => `\`${r}\``).join(', '));
     const token = row(text, 'token') ?? '';
     if (probe.token) expect(token).toContain(TOKEN_DESCRIPTIONS[probe.token]);
     else expect(token).toMatch(/^none/);
+  });
+
+  it.each(PROBES.map((p) => [p.name, p] as const))('%s: its table of reasons explains only reasons it can fail with', (name, probe) => {
+    // The first cell of each row of the "| reason | meaning and fix |" table, e.g. `dns`, `connect`.
+    const table = section(name).split('| reason | meaning and fix |')[1]?.split('\n\n')[0] ?? '';
+    const named = [...table.matchAll(/^\| ([^|]*) \|/gm)].flatMap((m) => [...m[1]!.matchAll(/`([a-z0-9_]+)`/g)].map((r) => r[1]!));
+    for (const reason of named.filter((r) => (FAILURE_REASONS as readonly string[]).includes(r))) expect(declaredReasons(probe), `${name}: ${reason}`).toContain(reason);
   });
 });

@@ -98,7 +98,7 @@ describe('tokens never leak', () => {
     onTestFinished(() => app.stop());
 
     const planned = app.plan().probes.filter((p) => p.skippedBecause === undefined);
-    expect(planned.map((p) => p.probe.name)).toHaveLength(14);
+    expect(planned.map((p) => p.probe.name)).toHaveLength(PROBE_NAMES.length);
     const until = Date.now() + 15_000;
     while (planned.some((p) => !app.store.get(p.instance.name, p.probe.name)?.last) && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 50));

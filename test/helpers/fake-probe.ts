@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
+import { FAILURE_REASONS, IMPLICIT_REASONS } from '../../src/errors.js';
 import type { Schedule } from '../../src/config/schema.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
 import type { NetOptions } from '../../src/net/options.js';
@@ -29,6 +30,8 @@ export function fakeProbe(run: (ctx: ProbeContext) => Promise<void>, name = 'fak
     required: true,
     phases: ['connect'],
     facts: [],
+    // A double that tests make fail in every way: it declares every reason.
+    reasons: FAILURE_REASONS.filter((r) => !(IMPLICIT_REASONS as readonly string[]).includes(r)),
     availability: () => ({ enabled: true }),
     target: () => 'test://fake',
     run,

@@ -7,7 +7,8 @@ import { expect, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Env } from '../../src/config/substitute.js';
-import { FAILURE_REASONS, type FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/errors.js';
+import { declaredReasons } from '../../src/probes/types.js';
 import { createMetrics, type ExporterMetrics } from '../../src/metrics/registry.js';
 import { loadCloudflareRanges, parseCloudflareRanges, type CloudflareRanges } from '../../src/net/cloudflare.js';
 import { buildPlan, type Plan, type PlannedProbe } from '../../src/runner/plan.js';
@@ -172,8 +173,9 @@ export async function expectNoSample(source: string | Registry, name: string, la
 const probeLabels = (probe: string): Record<string, string> => ({ gitlab: INSTANCE, probe });
 
 /**
- * The checks every table row makes: success as expected, the one-hot failure reason (exactly
- * `reason` at 1, every other reason 0; all 0 on success), and the run ended within its deadline.
+ * The checks every table row makes: success as expected, the one-hot failure reason over the
+ * probe's declared reasons (exactly `reason` at 1, every other one 0; all 0 on success), and the
+ * run ended within its deadline.
  */
 export async function expectOutcome(outcome: RunOutcome, reason: FailureReason | undefined): Promise<void> {
   const result = outcome.result;
@@ -181,10 +183,12 @@ export async function expectOutcome(outcome: RunOutcome, reason: FailureReason |
   const probe = result.probe;
   expect({ reason: result.reason, message: result.message }).toMatchObject({ reason });
   await expectSample(outcome.registry, 'gitlab_duo_probe_success', probeLabels(probe), reason === undefined ? 1 : 0);
-  for (const r of FAILURE_REASONS) {
+  const declared = declaredReasons(outcome.planned.probe);
+  if (reason !== undefined) expect(declared, `${probe} declares ${reason}`).toContain(reason);
+  for (const r of declared) {
     await expectSample(outcome.registry, 'gitlab_duo_probe_failure_reason', { ...probeLabels(probe), reason: r }, r === reason ? 1 : 0);
   }
-  expect(await findSamples(outcome.registry, 'gitlab_duo_probe_failure_reason', probeLabels(probe))).toHaveLength(FAILURE_REASONS.length);
+  expect(await findSamples(outcome.registry, 'gitlab_duo_probe_failure_reason', probeLabels(probe))).toHaveLength(declared.length);
   expect(result.durationSeconds).toBeLessThanOrEqual(result.timeoutSeconds + DEADLINE_SLACK_SECONDS);
 }
 

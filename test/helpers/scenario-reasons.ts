@@ -21,8 +21,11 @@ export const EXPECTED: Record<ScenarioName, Partial<Record<string, Expected>>> =
   token_expired: { health_check: 'requirement_not_met', code_suggestions: 'auth', duo_workflow_tools: 'grpc' },
   composite_identity_off: { composite_identity: 'requirement_not_met' },
   composite_identity_turned_off: { composite_identity: 'requirement_not_met' },
-  admin_token_without_admin_mode: { instance_settings: 'forbidden', composite_identity: 'forbidden' },
-  duo_token_without_read_api: { duo_workflow_tools: 'forbidden' },
+  admin_token_without_admin_mode: { instance_settings: 'forbidden', composite_identity: 'forbidden', exporter_tokens: 'requirement_not_met' },
+  duo_token_without_read_api: { duo_workflow_tools: 'forbidden', exporter_tokens: 'requirement_not_met' },
+  // Expiring is not failing: the token still works, the alert on its expiry fact warns.
+  token_expiring: {},
+  token_scope_missing: { code_suggestions: 'forbidden', exporter_tokens: 'requirement_not_met' },
   version_too_old: { version: 'requirement_not_met' },
   duo_never_on: { instance_settings: 'requirement_not_met', code_suggestions: 'auth', health_check: 'requirement_not_met' },
   code_suggestions_unauthorized: { code_suggestions: 'auth' },

@@ -1,7 +1,7 @@
 import { Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
-import { LATENCY_BUCKETS } from '../../src/metrics/probe-metrics.js';
+import { latencyBuckets } from '../../src/metrics/latency-buckets.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
 import { buildPlan, type Plan, type PlannedProbe } from '../../src/runner/plan.js';
@@ -24,6 +24,10 @@ function planFor(text: string): Plan {
   return buildPlan(CONFIGS.get(text)!, parseCloudflareRanges('1.0.0.0/8', 'test'), {});
 }
 
+// Every result below has a 10 s timeout: one set of buckets, as prom-client's Histogram has.
+const TIMEOUT_SECONDS = 10;
+const BUCKETS = latencyBuckets(TIMEOUT_SECONDS);
+
 function resultFor(p: PlannedProbe, i: number, success: boolean): ProbeResult {
   return {
     instance: p.instance.name,
@@ -36,9 +40,9 @@ function resultFor(p: PlannedProbe, i: number, success: boolean): ProbeResult {
     startedAt: 1_700_000_000_000 + i,
     finishedAt: 1_700_000_000_500 + i,
     startLagMs: 0,
-    // Lands on bucket bounds (0.005, 0.01, ...) as well as between them.
-    durationSeconds: i % 4 === 0 ? LATENCY_BUCKETS[i % LATENCY_BUCKETS.length]! : 0.123 + i / 1000,
-    timeoutSeconds: 10,
+    // Lands on bucket bounds (0.05, 0.1, ...) as well as between them.
+    durationSeconds: i % 4 === 0 ? BUCKETS[i % BUCKETS.length]! : 0.123 + i / 1000,
+    timeoutSeconds: TIMEOUT_SECONDS,
     phases: Object.fromEntries(p.probe.phases.map((phase, j) => [phase, j / 100 + i])),
     facts: p.probe.facts.map((name) => ({ name, value: i + 0.5, labels: { status: 'SERVING', type: 'online_cloud', plan: 'ultimate', check: 'host_probe', target: 'x"y\\z', availability: 'default_on', version: '18.9.0', revision: 'abc', edition: 'ee' } })),
     retryAfterSeconds: undefined,
@@ -109,7 +113,7 @@ describe.each([
     const { metrics, scheduled, record } = populated();
     const reference = new Registry();
     if (openMetrics) reference.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
-    const histogram = new Histogram({ name: 'gitlab_duo_probe_latency_seconds', help: 'Wall time of every run of the probe, for percentiles over time.', labelNames: ['gitlab', 'probe'], buckets: LATENCY_BUCKETS, registers: [reference] });
+    const histogram = new Histogram({ name: 'gitlab_duo_probe_latency_seconds', help: 'Wall time of every run of the probe, for percentiles over time.', labelNames: ['gitlab', 'probe'], buckets: [...BUCKETS], registers: [reference] });
     // The first round was recorded by populated(); replay it, then add more rounds to both.
     for (const [i, p] of scheduled().entries()) histogram.observe({ gitlab: p.instance.name, probe: p.probe.name }, resultFor(p, i, true).durationSeconds);
     for (let round = 1; round < 4; round++) {
@@ -117,7 +121,7 @@ describe.each([
     }
     const family = (text: string): string => text.split('\n').filter((line) => line.includes('gitlab_duo_probe_latency_seconds')).join('\n');
     const { actual } = await render(metrics, openMetrics);
-    expect(family(actual)).toContain('gitlab_duo_probe_latency_seconds_bucket{le="0.005",gitlab="lab"');
+    expect(family(actual)).toContain('gitlab_duo_probe_latency_seconds_bucket{le="0.05",gitlab="lab"');
     expect(family(actual)).toBe(family(await reference.metrics()));
   });
 

@@ -161,6 +161,16 @@ describe('timedRequest', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('HTTP/2: a graceful GOAWAY that still covers the request (a proxy reloading) → the answer, not a failure', async () => {
+    const port = await h2Server((req, res) => {
+      req.stream.session?.goaway(h2.NGHTTP2_NO_ERROR, req.stream.id ?? 1);
+      res.end('still answered');
+    });
+    const response = await timedRequest({ url: new URL(`https://${HOST}:${port}/`), alpn: ['h2'] }, context(port));
+    expect(response.status).toBe(200);
+    expect(response.body.toString()).toBe('still answered');
+  });
+
   it('an already aborted signal → timeout before any connection', async () => {
     const server = await startHttpsServer({ cert: pki.valid, alpn: 'h2' });
     const ctx = { ...context(server.port), signal: AbortSignal.abort() };

@@ -40,6 +40,7 @@ const PROBES_FOR: Readonly<Partial<Record<ShapeKey, readonly string[]>>> = {
   'GET /api/v4/service_accounts': ['composite_identity'],
   'POST /api/v4/code_suggestions/completions': ['code_suggestions'],
   'GET /api/v4/ai/duo_workflows/list_tools': ['duo_workflow_tools'],
+  'GET /api/v4/personal_access_tokens/self': ['exporter_tokens'],
   'graphql currentLicense': ['license'],
   'graphql cloudConnectorStatus': ['health_check'],
   'graphql user': ['composite_identity'],

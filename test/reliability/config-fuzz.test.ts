@@ -94,7 +94,9 @@ function structuralCase(rng: Rng): Case {
   switch (kind) {
     case 'unknown_key': {
       const target = rng.pick(objects);
-      return { kind, yaml: yaml(addKey(base, target.path, rng.pick(UNKNOWN_KEYS), rng.pick(['x', 1, null, { a: 1 }]))), path: pathOrRoot(target.path) };
+      // Named at its own path: `instances[0].tls.colour: unknown key`.
+      const key = rng.pick(UNKNOWN_KEYS);
+      return { kind, yaml: yaml(addKey(base, target.path, key, rng.pick(['x', 1, null, { a: 1 }]))), path: formatPath([...target.path, key]) };
     }
     case 'wrong_type': {
       const target = rng.pick(all);
@@ -140,8 +142,6 @@ function structuralCase(rng: Rng): Case {
     }
   }
 }
-
-const pathOrRoot = (path: Path): string => (path.length === 0 ? '(root)' : formatPath(path));
 
 /** Edits of the YAML text that no parser may accept. */
 function textCase(rng: Rng): Case {
@@ -206,7 +206,9 @@ async function checkConfig(path: string): Promise<{ code: number; out: string; e
   }
 }
 
-const ISSUE_LINE = /^ {2}- ((\(root\)|YAML line (\d+|\?)|[A-Za-z_][\w[\]".:-]*(\[[^\]]+\])*[\w[\]".:-]*): \S|… and \d+ more$)/;
+const ISSUE_LINE = /^ {2}- ((\(root\)|YAML line (\d+|\?)|(?:[A-Za-z_][\w[\]".:-]*|(?=\[))(\[[^\]]+\])*[\w[\]".:-]*): \S|… and \d+ more$)/;
+// A YAML error's offending line and the caret under it, indented under the problem.
+const SNIPPET_LINE = /^ {4}(\d+ \| .*| +\| +\^)$/;
 
 /** What is wrong with how a bad config was reported; empty when it was reported as designed. */
 function problems(c: Case, run: { code: number; out: string; err: string }): string[] {
@@ -215,7 +217,10 @@ function problems(c: Case, run: { code: number; out: string; err: string }): str
   if (run.code !== 2) found.push(`exit code ${run.code}, not 2`);
   if (!/^invalid configuration \(.+\):$/.test(head ?? '')) found.push(`headline ${JSON.stringify(head?.slice(0, 100))}`);
   if (issues.length === 0) found.push('no problem listed');
-  for (const issue of issues) if (!ISSUE_LINE.test(issue)) found.push(`a line that names no path: ${JSON.stringify(issue.slice(0, 100))}`);
+  for (const [i, issue] of issues.entries()) {
+    const snippet = SNIPPET_LINE.test(issue) && /^ {2}- YAML line |^ {4}\d+ \| /.test(issues[i - 1] ?? '');
+    if (!ISSUE_LINE.test(issue) && !snippet) found.push(`a line that names no path: ${JSON.stringify(issue.slice(0, 100))}`);
+  }
   if (c.path && !run.err.includes(`  - ${c.path}`)) found.push(`${c.path} not named`);
   if (/\n\s+at |Error:/.test(run.err)) found.push('a stack trace');
   if (run.err.length > 12_000) found.push(`a message of ${run.err.length} characters`);

@@ -19,7 +19,7 @@ import { realShapes } from './lib/shapes.js';
 
 /**
  * Issue #6, part 1: every probe × every fault, against real servers on loopback, through the
- * whole daemon (startApp). One daemon per fault runs all 14 probes at once; per cell: the right
+ * whole daemon (startApp). One daemon per fault runs every probe at once; per cell: the right
  * reason, within the deadline, no overlapping runs, the metrics say the same; per fault: the
  * daemon answered /metrics and /-/healthy within 2 s all along, and once it is stopped every
  * socket, timer and pending request is gone.
@@ -32,7 +32,7 @@ const ADMIN_TOKEN = 'sentinel-fault-admin-5e1f0a7c9b';
 const DUO_TOKEN = 'sentinel-fault-duo-3c8d2b6a41';
 
 const NETWORK = PROBE_NAMES.filter((p) => p !== 'proxy_env');
-const API = ['license', 'health_check', 'code_suggestions', 'duo_workflow_tools', 'instance_settings', 'composite_identity', 'version'];
+const API = ['license', 'health_check', 'code_suggestions', 'duo_workflow_tools', 'instance_settings', 'composite_identity', 'version', 'exporter_tokens'];
 const GRAPHQL = ['license', 'health_check', 'composite_identity'];
 
 type Expect = FailureReason | 'ok';

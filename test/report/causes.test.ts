@@ -119,6 +119,23 @@ describe('an edge applies only when the cause is really upstream', () => {
     expect(edgeApplies(unreachable, http2, fail('customers_portal', 'dns'), CLOUD)).toBe(false);
   });
 
+  it('no GitLab API at the URL: only when version read a 404, a redirect or a 200 page, and only answer failures', () => {
+    const noApi = edge('no_gitlab_api');
+    const status = (value: number): Fact[] => [{ name: 'gitlab_duo_http_status_code', value }];
+    expect(edgeApplies(noApi, fail('version', 'http_status', status(404)), fail('license', 'http_status'), CLOUD)).toBe(true);
+    expect(edgeApplies(noApi, fail('version', 'http_status', status(308)), fail('websocket_cable', 'websocket_upgrade'), CLOUD)).toBe(true);
+    expect(edgeApplies(noApi, fail('version', 'unexpected_response', status(200)), fail('instance_settings', 'unexpected_response'), CLOUD)).toBe(true);
+    // GitLab is there and fails (a 500, a 502 from its proxy): not the URL.
+    expect(edgeApplies(noApi, fail('version', 'http_status', status(500)), fail('license', 'http_status'), CLOUD)).toBe(false);
+    expect(edgeApplies(noApi, fail('version', 'http_status'), fail('license', 'http_status'), CLOUD)).toBe(false);
+    // A token refused, an old GitLab, a network probe: other causes.
+    expect(edgeApplies(noApi, fail('version', 'http_status', status(404)), fail('code_suggestions', 'auth'), CLOUD)).toBe(false);
+    expect(edgeApplies(noApi, fail('version', 'requirement_not_met', status(200)), fail('license', 'unexpected_response'), CLOUD)).toBe(false);
+    expect(edgeApplies(noApi, fail('version', 'http_status', status(404)), fail('customers_portal', 'http_status'), CLOUD)).toBe(false);
+    const diagnosis = diagnose([fail('websocket_cable', 'websocket_upgrade'), fail('license', 'http_status'), fail('version', 'http_status', status(404))], CLOUD);
+    expect(diagnosis.causes.map((c) => [c.probe, c.affected.length])).toEqual([['version', 2]]);
+  });
+
   it('the self-hosted AI gateway explains completions only where GitLab uses it', () => {
     const gateway = edge('ai_gateway');
     const down = fail('ai_gateway', 'connect');

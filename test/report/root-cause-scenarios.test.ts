@@ -27,7 +27,10 @@ const silent = pino({ level: 'silent' });
 const ROOTS: Partial<Record<ScenarioName, { readonly root: string; readonly summary: RegExp; readonly alert?: string }>> = {
   silent_mode_on: { root: 'instance_settings', summary: /Silent Mode is on/, alert: 'GitLabDuoSilentModeEnabled' },
   duo_never_on: { root: 'instance_settings', summary: /GitLab Duo is turned off and locked/, alert: 'GitLabDuoFeaturesDisabled' },
-  admin_token_without_admin_mode: { root: 'instance_settings', summary: /admin token/ },
+  // exporter_tokens reads the token's scopes: the missing one is the cause of the 403s.
+  admin_token_without_admin_mode: { root: 'exporter_tokens', summary: /admin token lacks a scope/, alert: 'GitLabDuoExporterTokenScopeMissing' },
+  duo_token_without_read_api: { root: 'exporter_tokens', summary: /Duo user's token lacks a scope/, alert: 'GitLabDuoExporterTokenScopeMissing' },
+  token_scope_missing: { root: 'exporter_tokens', summary: /Duo user's token lacks a scope/, alert: 'GitLabDuoExporterTokenScopeMissing' },
   offline_license: { root: 'license', summary: /not an online cloud licence/, alert: 'GitLabDuoLicenseNotOnlineCloud' },
   legacy_license: { root: 'license', summary: /not an online cloud licence/, alert: 'GitLabDuoLicenseNotOnlineCloud' },
   sync_stale: { root: 'license', summary: /not synchronised for more than 72 h/, alert: 'GitLabDuoLicenseSyncStale' },
@@ -137,6 +140,30 @@ describe('a wrong GITLAB_URL', () => {
     const text = renderReport(report, 'text');
     expect(text.match(/^ {6}message: /gm)).toHaveLength(1);
     expect(text).toContain(`also failing because of it (${failed.length - 1}): `);
+  });
+});
+
+describe('a URL that does not lead to GitLab\'s API (issue 14)', () => {
+  it('puts the URL first: one root cause, the version probe\'s "no GitLab API", not the licence query\'s 404', async () => {
+    sim.setScenario('healthy');
+    // GitLab is served at the root; a relative URL root it does not have gets its 404 pages.
+    const report = await check(`${sim.gitlabUrl}/gitlab`);
+    const instance = report.instances[0]!;
+    const failed = failing(instance);
+    const shown = JSON.stringify({ causes: instance.causes, failed: failed.map((p) => [p.name, p.reason, p.message]) }, null, 2);
+    expect(failed.map((p) => p.name), shown).toEqual(expect.arrayContaining(['version', 'license', 'health_check', 'instance_settings', 'code_suggestions']));
+    expect(instance.causes, shown).toHaveLength(1);
+    const cause = instance.causes[0]!;
+    expect(cause).toMatchObject({ probe: 'version', reason: 'http_status', summary: "the instance URL does not lead to GitLab's API: check the URL" });
+    expect(cause.message).toMatch(/^no GitLab API at https:\/\/\S+\/gitlab\/api\/v4: GET \/gitlab\/api\/v4\/metadata and \/gitlab\/api\/v4\/version answered 404 with a page, not JSON: check the instance URL/);
+    expect(cause.affected.map((a) => a.probe).sort(), shown).toEqual(failed.map((p) => p.name).filter((n) => n !== 'version').sort());
+    expect(cause.fix.advice).toMatch(/external URL/);
+    for (const p of failed.filter((f) => f.name !== 'version')) expect(p.rootCause, p.name).toMatchObject({ probe: 'version', summary: cause.summary });
+    // What a user reads first under the instance's lines is the URL.
+    const text = renderReport(report, 'text');
+    const causes = text.slice(text.indexOf('  Root cause:'));
+    expect(causes.split('\n').slice(0, 2), text).toEqual(['  Root cause:', "  * version: http_status: the instance URL does not lead to GitLab's API: check the URL"]);
+    expect(causes).toMatch(/^ {6}message: no GitLab API at /m);
   });
 });
 

@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ProbeError } from '../../src/errors.js';
 import { runProbe } from '../../src/runner/run-probe.js';
@@ -57,5 +58,31 @@ describe('runProbe timing of a hung phase', () => {
     expect(result.reason).toBe('timeout');
     expect(result.message).toContain('(in phase connect)');
     expect(result.phases.connect).toBeGreaterThanOrEqual(0.14);
+  });
+});
+
+describe('runProbe and the reasons a probe declares', () => {
+  it('a reason the probe does not declare is reported as internal, with the real one in the message and a warning', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    // A probe that declares only `connect` and fails with `tls`: its one-hot has no `tls` series.
+    const probe = { ...fakeProbe(async () => Promise.reject(new ProbeError('tls', 'handshake failed', { retryAfterSeconds: 5 }))), reasons: ['connect'] as const };
+    const planned = plannedFake(probe, { kind: 'every', ms: 60_000 }, 1000);
+    const result = await runProbe({ probe, instance: planned.instance, settings: planned.settings, net: planned.net, logger });
+    expect(result).toMatchObject({ success: false, reason: 'internal', retryAfterSeconds: 5 });
+    expect(result.message).toMatch(/^tls, a reason this probe does not declare \(an exporter bug\): handshake failed$/);
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: 40, probe: 'fake', gitlab: 'test', reason: 'tls', msg: expect.stringMatching(/does not declare/) }),
+    ]);
+  });
+
+  it('a declared reason, and the implicit timeout and internal, are kept as they are', async () => {
+    const probe = { ...fakeProbe(async () => Promise.reject(new ProbeError('connect', 'refused'))), reasons: ['connect'] as const };
+    const planned = plannedFake(probe, { kind: 'every', ms: 60_000 }, 1000);
+    const result = await runProbe({ probe, instance: planned.instance, settings: planned.settings, net: planned.net, logger: silentLogger });
+    expect(result).toMatchObject({ reason: 'connect', message: 'refused' });
+    const hung = { ...probe, run: () => new Promise<void>(() => undefined) };
+    const timedOut = await runProbe({ probe: hung, instance: planned.instance, settings: { ...planned.settings, timeoutMs: 100 }, net: planned.net, logger: silentLogger });
+    expect(timedOut.reason).toBe('timeout');
   });
 });

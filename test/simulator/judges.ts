@@ -96,4 +96,19 @@ export const JUDGES: Record<Exclude<ExporterProbe, 'proxy_env'>, Judge> = {
     return !body.errors && user?.state === 'active' && user.compositeIdentityEnforced === true;
   },
   version: (sim, agent) => releaseAtLeast(sim, agent, 17, 2),
+  // Both tokens' own details: the admin's reads (read_api or api) and, where Admin Mode refuses it
+  // administrator rights, has admin_mode; the Duo user's has ai_features (or api) and, where
+  // list_tools exists, read_api (or api).
+  async exporter_tokens(sim, agent) {
+    const scopesOf = async (token: string): Promise<string[] | undefined> => {
+      const res = await httpRequest(agent, `${sim.gitlabUrl}/api/v4/personal_access_tokens/self`, { headers: bearer(token) });
+      return res.status === 200 ? (JSON.parse(res.text) as { scopes: string[] }).scopes : undefined;
+    };
+    const [admin, duo] = [await scopesOf(sim.adminToken), await scopesOf(sim.duoUserToken)];
+    if (!admin || !duo) return false;
+    const any = (scopes: string[], wanted: string[]) => wanted.some((s) => scopes.includes(s));
+    const adminOk = any(admin, ['read_api', 'api']) && (admin.includes('admin_mode') || (await adminGet(sim, agent, '/api/v4/application/settings')) !== undefined);
+    const listTools = await releaseAtLeast(sim, agent, 18, 4);
+    return adminOk && any(duo, ['ai_features', 'api']) && (!listTools || any(duo, ['read_api', 'api']));
+  },
 };

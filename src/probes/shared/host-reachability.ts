@@ -1,5 +1,6 @@
 import { DEFAULT_ENDPOINTS } from '../../config/defaults.js';
-import { timedRequest } from '../../net/http-request.js';
+import { ALPN_H2_REASONS } from '../../net/connect.js';
+import { REQUEST_REASONS, timedRequest } from '../../net/http-request.js';
 import { defineProbe, type ProbeContext, type ProbeDefinition } from '../types.js';
 import { recordHttpFacts } from './http-facts.js';
 import { noteInterception, TLS_FACTS } from './tls-facts.js';
@@ -21,6 +22,8 @@ export function hostReachabilityProbe<const Name extends CloudEndpoint>(name: Na
     required: true,
     phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
     facts: ['gitlab_duo_http_status_code', 'gitlab_duo_http_version', ...TLS_FACTS, 'gitlab_duo_cloudflare_addresses'],
+    // Any status passes; it offers h2 (to report the version), so a refused ALPN is HTTP/2's verdict.
+    reasons: [...REQUEST_REASONS, ...ALPN_H2_REASONS],
     availability: () => ({ enabled: true }),
     relevance: (env) => cloudHostsUnused(env, host) ?? REQUIRED,
     target: (instance) => instance.endpoints[name],

@@ -24,6 +24,7 @@ export type ShapeKey =
   | 'GET /api/v4/service_accounts'
   | 'POST /api/v4/code_suggestions/completions'
   | 'GET /api/v4/ai/duo_workflows/list_tools'
+  | 'GET /api/v4/personal_access_tokens/self'
   | 'graphql currentLicense'
   | 'graphql cloudConnectorStatus'
   | 'graphql user'
@@ -46,6 +47,9 @@ const CALLS: readonly Call[] = [
   { key: 'GET /api/v4/service_accounts', method: 'GET', path: '/api/v4/service_accounts?per_page=100', token: 'admin' },
   { key: 'POST /api/v4/code_suggestions/completions', method: 'POST', path: '/api/v4/code_suggestions/completions', token: 'duo_user', json: COMPLETION_REQUEST },
   { key: 'GET /api/v4/ai/duo_workflows/list_tools', method: 'GET', path: '/api/v4/ai/duo_workflows/list_tools', token: 'duo_user' },
+  // The Duo user's token details: served for both tokens, their scopes (ai_features, read_api) pass
+  // both checks (the admin's admin_mode is then read from the settings, which answer).
+  { key: 'GET /api/v4/personal_access_tokens/self', method: 'GET', path: '/api/v4/personal_access_tokens/self', token: 'duo_user' },
   { key: 'graphql currentLicense', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: CURRENT_LICENSE_QUERY, variables: {} } },
   { key: 'graphql cloudConnectorStatus', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: CLOUD_CONNECTOR_STATUS_DETAILS_QUERY, variables: {} } },
   { key: 'graphql user', method: 'POST', path: '/api/graphql', token: 'admin', json: { query: SERVICE_ACCOUNT_QUERY, variables: { username: 'duo-developer' } } },
