@@ -190,8 +190,9 @@ export function renderDocument(r: BenchResults): string {
     '- **undici replaced by Node\'s own HTTP clients** (`src/net/http-request.ts`, issue 14). Section 6 measured what each',
     '  library costs when loaded: undici was the largest (its import also loads the copy bundled with Node, and its',
     '  HTTP/1.1 parser is WebAssembly compiled at the first request), for one request per connection that needs none of',
-    '  its pooling. The real `serve` with one instance went from 112.4 MB idle (median of 5 starts, same bench, commit',
-    '  2290fb5) to the figure of section 6. Node\'s HTTP/2 client also answers a request a graceful GOAWAY still covers,',
+    '  its pooling. The real `serve` with one instance, measured by section 6 at commit 2290fb5 (undici, 13 probes enabled),',
+    '  had 111.6 MB right after the first runs and 88.1 MB idle (medians of 5 starts); with Node\'s clients, 14 probes',
+    '  and the same machine about an hour later, 101.2 and 82.5 MB. Node\'s HTTP/2 client also answers a request a graceful GOAWAY still covers,',
     '  which undici 7 failed (nodejs/undici#5089). undici stays a development dependency: tests drive the simulator with it.',
     '- **Scheduler slots** (`src/runner/scheduler.ts`). Every probe kept the phase of its first run, and all first runs',
     '  fall in the 10 s start jitter, so at 400 instances the 30 s and 60 s probes came due in the same 10 s of each',
@@ -278,7 +279,7 @@ function explainMisses(r: BenchResults): string[] {
             ? `For ${runtime.join(' and ')} ours sits within 0.15 ms of the bare Node client (the last column of section 1): the gap to blackbox_exporter is the runtime's. A Node socket's events arrive one event-loop turn and a promise chain after the kernel's; in TLS, the socket and SSL objects and the key share are made inside the phase, before the ClientHello leaves, and the client waits one loop turn after the handshake so its Finished goes out (see the changes below). `
             : '') +
           (ours.some((x) => x.phase === 'first_byte')
-            ? `For first_byte ours is ${ms(ours.find((x) => x.phase === 'first_byte')!.gap)} ms above the bare client, always late (see the bias column): the bare client stops its clock at the first \`data\` event of the socket, ours when undici has parsed the response head and resolved its request, a few promise hops later. That share is the HTTP client's (undici, the client this project chose; replacing it was tried for CPU and not kept, see the changes below). `
+            ? `For first_byte ours is ${ms(ours.find((x) => x.phase === 'first_byte')!.gap)} ms above the bare client, always late (see the bias column): the bare client stops its clock at the first \`data\` event of the socket, ours when the HTTP client has parsed the response head and resolved its request, a few promise hops later. That share is the HTTP client's (Node's own since issue 14, undici before; see the changes below). `
             : '') +
           (medianWorse.some((m) => m.startsWith('upgrade'))
             ? 'The WebSocket `upgrade` phase has no bare-client column: ws builds and writes the request and parses the 101 inside the phase (it now starts before ws builds the request; it started after, a −0.5 ms bias, see the changes below).'
@@ -309,7 +310,7 @@ function explainMisses(r: BenchResults): string[] {
     lines.push(
       `**CPU per HTTPS run:** ${ours?.cpuMsPerRun.toFixed(2)} ms vs ${bb?.cpuMsPerRun.toFixed(2)} ms. ${floorText}` +
         "A CPU profile (not part of this bench) puts most of a run in Node's TLS, which the floor pays too: the handshake itself and Node's own `getPeerCertificate(true)` for the host-name check (about 0.3 to 0.5 ms; it builds a JS object per certificate of the chain). " +
-        'What is above the floor is ours: runProbe\'s bookkeeping (signal, recorder, result), the phase timers and deadline races, and undici\'s client per connection, about 0.4 ms of it error objects undici makes to close a connection (see the changes below for what was cut and what was tried). ' +
+        'What is above the floor is ours: runProbe\'s bookkeeping (signal, recorder, result), the phase timers and deadline races, and the HTTP client on each connection (Node\'s own since issue 14; see the changes below for what was cut and what was tried). ' +
         `Per instance at default intervals (about 10 runs a minute) that is ${(((ours?.cpuMsPerRun ?? 0) * 10) / 600).toFixed(2)} % of a core.`,
     );
   }
