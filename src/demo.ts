@@ -38,7 +38,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     writeFileSync(caFile, simulator.caPem, { mode: 0o600 });
     const yaml = stringify({
       instances: [exporterInstanceConfig(simulator, caFile, 'simulator')],
-      defaults: { probes: Object.fromEntries(['health_check', 'code_suggestions', 'duo_workflow_tools', 'license', 'instance_settings', 'composite_identity', 'version', 'exporter_tokens'].map((p) => [p, DEMO_SCHEDULE])) },
+      defaults: { probes: Object.fromEntries(['health_check', 'code_suggestions', 'duo_workflow_tools', 'agent_platform_client', 'license', 'instance_settings', 'composite_identity', 'version', 'exporter_tokens'].map((p) => [p, DEMO_SCHEDULE])) },
       web: { listen_address: options.listenAddress },
     });
     const config = await parseConfigText(yaml, 'demo', { env: {} });

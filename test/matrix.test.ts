@@ -63,7 +63,7 @@ async function configFor(deployment: Deployment) {
     ...(deployment === 'cloud' ? {} : { ai_gateway: sim.aiGatewayUrl }),
   };
   const yaml = stringify({
-    instances: [{ name: 'sim', url: sim.gitlabUrl, admin_token: sim.adminToken, duo_user_token: sim.duoUserToken, tls: { ca_file: join(dir, 'ca.pem') }, resolve: sim.resolve, endpoints, probes: { proxy_env: { enabled: false }, code_suggestions: { timeout: '5s' }, health_check: { timeout: '10s' } } }],
+    instances: [{ name: 'sim', url: sim.gitlabUrl, admin_token: sim.adminToken, duo_user_token: sim.duoUserToken, agent_platform_token: sim.agentPlatformToken, tls: { ca_file: join(dir, 'ca.pem') }, resolve: sim.resolve, endpoints, probes: { proxy_env: { enabled: false }, code_suggestions: { timeout: '5s' }, health_check: { timeout: '10s' } } }],
   });
   return await parseConfigText(yaml, 'matrix.yaml', { env: {} });
 }
@@ -98,6 +98,13 @@ describe('a healthy instance is ready, with no probe red', () => {
     expect(Object.fromEntries(failed)).toEqual({});
     expect(ready).toBe(1);
     expect(plan.environments.get('sim')?.deployment).toBe(deployment);
+    // agent_platform_client runs where direct_access is there: 18.4+, and from 18.7 (the platform's
+    // own switch) only where it is on; elsewhere it is skipped with the reason.
+    const [major = 0, minor = 0] = version.split('.').map(Number);
+    const client = plan.probes.find((p) => p.probe.name === 'agent_platform_client')!;
+    const runs = major * 100 + minor >= 1804 && (major * 100 + minor < 1807 || agentPlatform);
+    expect(client.skippedBecause === undefined, client.skippedBecause).toBe(runs);
+    if (!runs) expect(client.skippedBecause).toMatch(/Agent Platform is not in use/);
   });
 
   it.each([

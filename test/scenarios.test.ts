@@ -51,6 +51,7 @@ async function planFor(s: Simulator, root: string): Promise<Plan> {
         url: s.gitlabUrl,
         admin_token: s.adminToken,
         duo_user_token: s.duoUserToken,
+        agent_platform_token: s.agentPlatformToken,
         tls: { ca_file: join(root, 'ca.pem') },
         resolve: s.resolve,
         endpoints: {

@@ -81,7 +81,7 @@ function inlineTokens(document: unknown): string[] {
   const instances = (document as { instances?: unknown } | null)?.instances;
   if (!Array.isArray(instances)) return [];
   return instances.flatMap((instance: unknown) =>
-    ['admin_token', 'duo_user_token'].map((key) => (instance as Record<string, unknown> | null)?.[key]).filter((v): v is string => typeof v === 'string'),
+    ['admin_token', 'duo_user_token', 'agent_platform_token'].map((key) => (instance as Record<string, unknown> | null)?.[key]).filter((v): v is string => typeof v === 'string'),
   );
 }
 
@@ -97,8 +97,10 @@ export async function configFromEnv(options: LoadOptions = {}): Promise<Config> 
   copyIfSet(env, 'GITLAB_ADMIN_TOKEN_FILE', instance, 'admin_token_file');
   copyIfSet(env, 'GITLAB_DUO_TOKEN', instance, 'duo_user_token');
   copyIfSet(env, 'GITLAB_DUO_TOKEN_FILE', instance, 'duo_user_token_file');
+  copyIfSet(env, 'GITLAB_AGENT_PLATFORM_TOKEN', instance, 'agent_platform_token');
+  copyIfSet(env, 'GITLAB_AGENT_PLATFORM_TOKEN_FILE', instance, 'agent_platform_token_file');
   try {
-    const tokens = ['GITLAB_ADMIN_TOKEN', 'GITLAB_DUO_TOKEN'].map((name) => env[name]).filter((v): v is string => !!v);
+    const tokens = ['GITLAB_ADMIN_TOKEN', 'GITLAB_DUO_TOKEN', 'GITLAB_AGENT_PLATFORM_TOKEN'].map((name) => env[name]).filter((v): v is string => !!v);
     return await scrubbedErrors(tokens, () => buildConfig({ instances: [instance] }, 'environment', options));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -113,6 +115,8 @@ const ENV_NAMES: Record<string, string> = {
   admin_token_file: 'GITLAB_ADMIN_TOKEN_FILE',
   duo_user_token: 'GITLAB_DUO_TOKEN',
   duo_user_token_file: 'GITLAB_DUO_TOKEN_FILE',
+  agent_platform_token: 'GITLAB_AGENT_PLATFORM_TOKEN',
+  agent_platform_token_file: 'GITLAB_AGENT_PLATFORM_TOKEN_FILE',
 };
 
 function copyIfSet(env: Env, variable: string, target: Record<string, unknown>, key: string): void {
@@ -152,25 +156,28 @@ function fileProblem(err: unknown, file: string): string {
 
 /** Reads the instance's files (tokens, CA) concurrently; its problems come back in a fixed order. */
 async function resolveInstance(raw: RawInstance, config: RawConfig, path: string, source: string): Promise<{ instance: InstanceConfig; issues: string[]; warnings: string[] }> {
-  const { name, admin_token, admin_token_file, duo_user_token, duo_user_token_file, ...rest } = raw;
-  const [admin, duo, ca] = await Promise.all([
+  const { name, admin_token, admin_token_file, duo_user_token, duo_user_token_file, agent_platform_token, agent_platform_token_file, ...rest } = raw;
+  const [admin, duo, agent, ca] = await Promise.all([
     readToken(admin_token, admin_token_file, `${path}.admin_token`, source),
     readToken(duo_user_token, duo_user_token_file, `${path}.duo_user_token`, source),
+    readToken(agent_platform_token, agent_platform_token_file, `${path}.agent_platform_token`, source),
     raw.tls.ca_file === undefined ? Promise.resolve({ pem: undefined, issues: [] }) : readCa(raw.tls.ca_file, `${path}.tls.ca_file`),
   ]);
   const url = raw.url === undefined ? { issues: [], warnings: [] } : checkInstanceUrl(raw.url, source === 'environment' ? ENV_NAMES.url! : `${path}.url`);
-  const issues = [...url.issues, ...admin.issues, ...duo.issues, ...ca.issues];
+  const issues = [...url.issues, ...admin.issues, ...duo.issues, ...agent.issues, ...ca.issues];
   const instance: InstanceConfig = {
     ...rest,
     name: name ?? nameFromUrl(raw.url) ?? 'default',
     adminToken: admin.secret,
     duoUserToken: duo.secret,
+    agentPlatformToken: agent.secret,
     ...(admin.file && { adminTokenFile: admin.file }),
     ...(duo.file && { duoUserTokenFile: duo.file }),
+    ...(agent.file && { agentPlatformTokenFile: agent.file }),
     caPem: ca.pem,
     probeSettings: resolveProbeSettings(config.defaults.probes, raw.probes, path, issues),
   };
-  return { instance, issues, warnings: [...url.warnings, ...admin.warnings, ...duo.warnings] };
+  return { instance, issues, warnings: [...url.warnings, ...admin.warnings, ...duo.warnings, ...agent.warnings] };
 }
 
 interface TokenRead {

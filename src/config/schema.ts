@@ -133,6 +133,9 @@ export const rawInstanceSchema = z.strictObject({
   admin_token_file: z.string().min(1).optional(),
   duo_user_token: z.string().min(1).optional(),
   duo_user_token_file: z.string().min(1).optional(),
+  /** A token with `api` for agent_platform_client (direct_access needs api; docs/configuration.md). */
+  agent_platform_token: z.string().min(1).optional(),
+  agent_platform_token_file: z.string().min(1).optional(),
   tls: tls.default({ insecure_skip_verify: false }),
   proxy: proxy.optional(),
   endpoints: endpoints.default(DEFAULT_ENDPOINTS),
@@ -210,14 +213,16 @@ export interface TokenFile {
 }
 
 /** One instance after validation: tokens read, names settled. */
-export interface InstanceConfig extends Omit<RawInstance, 'admin_token' | 'admin_token_file' | 'duo_user_token' | 'duo_user_token_file' | 'name'> {
+export interface InstanceConfig extends Omit<RawInstance, 'admin_token' | 'admin_token_file' | 'duo_user_token' | 'duo_user_token_file' | 'agent_platform_token' | 'agent_platform_token_file' | 'name'> {
   readonly name: string;
   /** The token; from a file, the value read at load (a run reads the file again). */
   readonly adminToken: Secret | undefined;
   readonly duoUserToken: Secret | undefined;
+  readonly agentPlatformToken?: Secret | undefined;
   /** Where adminToken / duoUserToken come from when they come from a file. */
   readonly adminTokenFile?: TokenFile;
   readonly duoUserTokenFile?: TokenFile;
+  readonly agentPlatformTokenFile?: TokenFile;
   /** PEM text of tls.ca_file, read at load time. */
   readonly caPem: string | undefined;
   readonly probeSettings: Readonly<Record<string, ProbeSettings>>;

@@ -40,12 +40,13 @@ export function readableByOthers(file: { mode: number; gid: number }, ownGid: nu
  * one, is not affected. Without token files the instance is returned as it is.
  */
 export async function withCurrentTokens(instance: InstanceConfig, signal?: AbortSignal): Promise<InstanceConfig> {
-  if (!instance.adminTokenFile && !instance.duoUserTokenFile) return instance;
-  const [adminToken, duoUserToken] = await Promise.all([
+  if (!instance.adminTokenFile && !instance.duoUserTokenFile && !instance.agentPlatformTokenFile) return instance;
+  const [adminToken, duoUserToken, agentPlatformToken] = await Promise.all([
     current(instance.adminToken, instance.adminTokenFile, signal),
     current(instance.duoUserToken, instance.duoUserTokenFile, signal),
+    current(instance.agentPlatformToken, instance.agentPlatformTokenFile, signal),
   ]);
-  return { ...instance, adminToken, duoUserToken };
+  return { ...instance, adminToken, duoUserToken, agentPlatformToken };
 }
 
 async function current(loaded: Secret | undefined, file: TokenFile | undefined, signal: AbortSignal | undefined): Promise<Secret | undefined> {

@@ -7,6 +7,7 @@ import type { Availability, TokenKind } from '../probes/types.js';
 export const TOKEN_DESCRIPTIONS: Readonly<Record<TokenKind, string>> = {
   admin: 'admin_token (read_api + admin_mode)',
   duo_user: 'duo_user_token (ai_features)',
+  agent_platform: 'agent_platform_token (api)',
 };
 
 export const NO_URL = 'no GitLab URL configured (instances[].url or GITLAB_URL)';
@@ -18,10 +19,16 @@ export interface Credential {
 }
 
 export function credential(instance: InstanceConfig, kind: TokenKind): Credential | undefined {
-  const secret = kind === 'admin' ? instance.adminToken : instance.duoUserToken;
+  const secret = tokenOf(instance, kind);
   // Its file could not be read for this run (config/tokens.ts): the run fails before sending anything.
   if (secret?.unreadable !== undefined) throw new ProbeError('auth', secret.unreadable);
   return secret ? { kind, secret } : undefined;
+}
+
+/** The configured token of `kind`, if any. */
+export function tokenOf(instance: InstanceConfig, kind: TokenKind): Secret | undefined {
+  if (kind === 'admin') return instance.adminToken;
+  return kind === 'duo_user' ? instance.duoUserToken : instance.agentPlatformToken;
 }
 
 /**
@@ -29,7 +36,7 @@ export function credential(instance: InstanceConfig, kind: TokenKind): Credentia
  * scrubbed of them before it reaches a message, a note or a log line.
  */
 export function secretsOf(instance: InstanceConfig): string[] {
-  return [instance.adminToken, instance.duoUserToken].filter((s): s is Secret => s !== undefined).map((s) => s.reveal());
+  return [instance.adminToken, instance.duoUserToken, instance.agentPlatformToken].filter((s): s is Secret => s !== undefined).map((s) => s.reveal());
 }
 
 /** Availability of a probe that talks to the instance, with `token` required when given. */

@@ -91,6 +91,29 @@ export function requestWorkflowTools(ctx: ApiContext, credential: Credential): P
 
 export const workflowToolsResponse = z.looseObject({ tools: z.array(z.unknown()).optional() });
 
+/**
+ * `POST /api/v4/ai/duo_workflows/direct_access` (api scope): what an IDE asks before it talks to
+ * the Duo Workflow Service. Every call mints a 2-hour OAuth token and a service token
+ * (docs/gitlab-compatibility.md); the probe judges the status.
+ */
+export function requestDirectAccess(ctx: ApiContext, credential: Credential): Promise<ApiResponse> {
+  return apiRequest(ctx, { method: 'POST', path: '/api/v4/ai/duo_workflows/direct_access', credential, json: {} });
+}
+
+// `token_expires_at`: Unix seconds from the service's GenerateTokenResponse.expiresAt at S, but
+// the unit and form are not settled for every release (ms in the language server's mock, an ISO
+// time for gitlab_rails): a number or a string is accepted and read in probes/agent-platform-client.ts.
+export const directAccessResponse = z.looseObject({
+  duo_workflow_service: z.looseObject({
+    base_url: z.string().min(1).max(512),
+    token: z.string().min(1).max(16_384),
+    token_expires_at: z.union([z.number(), z.string().max(64)]).nullable().optional(),
+    headers: z.record(z.string().max(128), z.union([z.string().max(4096), z.number(), z.boolean(), z.null()])).optional(),
+    secure: z.boolean().optional(),
+  }),
+});
+export type DirectAccess = z.output<typeof directAccessResponse>;
+
 const userSummary = z.looseObject({ id: z.number(), username: z.string(), state: z.string() });
 export type UserSummary = z.output<typeof userSummary>;
 

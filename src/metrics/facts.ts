@@ -99,7 +99,7 @@ export const FACT_FAMILIES = {
     labels: [],
   },
   gitlab_duo_token_expiry_timestamp_seconds: {
-    help: "When the exporter's own GitLab token stops working (Unix seconds, 00:00 UTC of its expires_at); absent when it never expires.",
+    help: "When the exporter's own GitLab token (admin, duo_user, agent_platform) stops working (Unix seconds, 00:00 UTC of its expires_at); absent when it never expires.",
     perProbe: false,
     labels: ['token'],
   },
@@ -107,6 +107,11 @@ export const FACT_FAMILIES = {
     help: "1 if the exporter's own GitLab token has the scopes its probes need, 0 if one is missing (named in the report).",
     perProbe: false,
     labels: ['token'],
+  },
+  gitlab_duo_agent_platform_token_expiry_timestamp_seconds: {
+    help: 'When the Duo Workflow Service token GitLab minted for agent_platform_client expires (Unix seconds, direct_access token_expires_at).',
+    perProbe: false,
+    labels: [],
   },
 } as const satisfies Record<string, FactFamily>;
 

@@ -10,8 +10,8 @@ const PATH = '/api/v4/personal_access_tokens/self';
 const DAY_MS = 86_400_000;
 
 /** The config setting of each token: how notes, messages and the report name it (never its value). */
-export const TOKEN_SETTINGS: Readonly<Record<TokenKind, string>> = { admin: 'admin_token', duo_user: 'duo_user_token' };
-const KINDS: readonly TokenKind[] = ['admin', 'duo_user'];
+export const TOKEN_SETTINGS: Readonly<Record<TokenKind, string>> = { admin: 'admin_token', duo_user: 'duo_user_token', agent_platform: 'agent_platform_token' };
+const KINDS: readonly TokenKind[] = ['admin', 'duo_user', 'agent_platform'];
 
 /** What one run learnt of one token: its note line and, if it is a problem, the failure. */
 interface TokenVerdict {

@@ -1,3 +1,4 @@
+import { agentPlatformClient } from './agent-platform-client.js';
 import { aiGateway } from './ai-gateway.js';
 import { cloudConnector } from './cloud-connector.js';
 import { codeSuggestions } from './code-suggestions.js';
@@ -30,6 +31,7 @@ export const PROBES: readonly ProbeDefinition[] = [
   healthCheck,
   codeSuggestions,
   duoWorkflowTools,
+  agentPlatformClient,
   instanceSettings,
   compositeIdentity,
   version,

@@ -23,7 +23,7 @@ export type Phase = (typeof PHASES)[number];
 export type ProbeGroup = 'network' | 'inbound' | 'sync' | 'exchange' | 'settings' | 'node';
 
 /** Which token a probe needs, so a skipped probe can say what would enable it. */
-export type TokenKind = 'admin' | 'duo_user';
+export type TokenKind = 'admin' | 'duo_user' | 'agent_platform';
 
 /** A probe fact: one sample of a family declared in metrics/facts.ts. */
 export interface Fact {

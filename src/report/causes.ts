@@ -90,7 +90,7 @@ export interface CausalEdge {
 }
 
 /** Probes that talk to the instance's external URL, the most basic request first. */
-const INSTANCE_PROBES = ['websocket_cable', 'version', 'exporter_tokens', 'instance_settings', 'license', 'health_check', 'composite_identity', 'code_suggestions', 'duo_workflow_tools'] as const;
+const INSTANCE_PROBES = ['websocket_cable', 'version', 'exporter_tokens', 'instance_settings', 'license', 'health_check', 'composite_identity', 'code_suggestions', 'duo_workflow_tools', 'agent_platform_client'] as const;
 
 /** Probes that use the admin token (version only when one is configured, which it prefers). */
 const ADMIN_TOKEN_PROBES = ['instance_settings', 'license', 'health_check', 'composite_identity', 'version'] as const;
@@ -243,6 +243,7 @@ export const CAUSAL_GRAPH: readonly CausalEdge[] = [
     effects: [
       { probe: 'code_suggestions', reasons: ['auth'] },
       { probe: 'duo_workflow_tools', reasons: ['grpc'] },
+      { probe: 'agent_platform_client', reasons: ['http_status'] },
     ],
     paging: 'cause only',
     why: 'the AI gateway and the Duo Workflow Service accept requests only with a valid Cloud Connector token',
@@ -277,13 +278,13 @@ export const CAUSAL_GRAPH: readonly CausalEdge[] = [
     why: 'every Duo request goes to the AI gateway at cloud.gitlab.com/ai',
   },
   {
-    // Rails calls the same service over gRPC for list_tools (a failed call is a 400 with the gRPC
-    // error) and for GitLab's duo_agent_platform_probe (scenario dws_no_h2).
+    // Rails calls it over gRPC (list_tools, direct_access: 400 with the gRPC error; duo_agent_platform_probe; scenario dws_no_h2), agent_platform_client from here.
     id: 'duo_workflow_service',
     summary: 'the Duo Workflow Service cannot be reached over HTTP/2 gRPC',
     cause: { probe: 'duo_workflow_service' },
     effects: [
       { probe: 'duo_workflow_tools', reasons: ['grpc', 'timeout'] },
+      { probe: 'agent_platform_client', reasons: ['http_status', 'grpc', 'http2_not_negotiated', ...CONNECTION_REASONS] },
       { probe: 'health_check', reasons: ['requirement_not_met'], checks: ['duo_agent_platform_probe'] },
     ],
     paging: { both: 'two vantage points: the exporter\u2019s host and the GitLab nodes may not share a path out' },
@@ -343,5 +344,6 @@ function subscriptionEffects(): Effect[] {
     { probe: 'health_check', reasons: ['requirement_not_met'], checks: SUBSCRIPTION_CHECKS },
     { probe: 'code_suggestions', reasons: ['auth', 'forbidden'] },
     { probe: 'duo_workflow_tools', reasons: ['grpc'] },
+    { probe: 'agent_platform_client', reasons: ['http_status'] },
   ];
 }

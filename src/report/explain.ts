@@ -4,7 +4,7 @@
  * functions, so every renderer says the same thing.
  */
 import type { FailureReason } from '../errors.js';
-import { NO_URL } from '../gitlab/availability.js';
+import { NO_URL, tokenOf } from '../gitlab/availability.js';
 import type { TokenKind } from '../probes/types.js';
 import type { PlannedProbe } from '../runner/plan.js';
 import { fixFor } from './fixes.js';
@@ -37,12 +37,14 @@ export function explainReason(reason: FailureReason): string {
 export const TOKEN_ADVICE: Readonly<Record<TokenKind, string>> = {
   admin: 'an admin token with read_api + admin_mode',
   duo_user: 'a Duo-seated user\u2019s token with ai_features + read_api',
+  agent_platform: 'a token with the api scope of a user who may use the Duo Agent Platform (it may be the Duo user\u2019s token if that one has api)',
 };
 
 /** Where each token goes in the config (config.md), for the enabling hint. */
 const TOKEN_SETTING: Readonly<Record<TokenKind, string>> = {
   admin: 'admin_token, admin_token_file or GITLAB_ADMIN_TOKEN',
   duo_user: 'duo_user_token, duo_user_token_file or GITLAB_DUO_TOKEN',
+  agent_platform: 'agent_platform_token, agent_platform_token_file or GITLAB_AGENT_PLATFORM_TOKEN',
 };
 
 /** Probes that are skipped for a reason other than a token or the URL: what would enable them. */
@@ -70,7 +72,7 @@ export function enablingHint(planned: PlannedProbe): string | undefined {
 }
 
 function tokenMissing(planned: PlannedProbe, kind: TokenKind): boolean {
-  return (kind === 'admin' ? planned.instance.adminToken : planned.instance.duoUserToken) === undefined;
+  return tokenOf(planned.instance, kind) === undefined;
 }
 
 /** Where the project's documents live; the same base the alert rules' runbook_url use. */
@@ -88,6 +90,7 @@ const ALERTS: Readonly<Record<string, string>> = {
   health_check: 'GitLabDuoSyncProbeFailed',
   code_suggestions: 'GitLabDuoExchangeProbeFailed',
   duo_workflow_tools: 'GitLabDuoExchangeProbeFailed',
+  agent_platform_client: 'GitLabDuoExchangeProbeFailed',
   instance_settings: 'GitLabDuoSettingsProbeFailed',
   composite_identity: 'GitLabDuoSettingsProbeFailed',
   version: 'GitLabDuoSettingsProbeFailed',

@@ -43,6 +43,11 @@ const TOKEN_FIXES: Readonly<Record<TokenKind, Advice>> = {
     forbidden: 'Assign a GitLab Duo seat to the exporter\u2019s Duo user, and check that GitLab Duo is on for it and its token has ai_features.',
     rate_limited: 'GitLab allows 60 completions per minute per user: give the exporter a dedicated Duo user, or run the probe less often.',
   },
+  agent_platform: {
+    auth: 'Create a new personal access token with the api scope for a user who may use the Duo Agent Platform, and update agent_platform_token.',
+    forbidden: 'direct_access needs the api scope (ai_features and read_api are not enough): give agent_platform_token a token with api.',
+    rate_limited: 'direct_access allows 50 calls per minute per user, shared with the IDEs of the same user: give the exporter its own user.',
+  },
 };
 
 // Completions go through Workhorse, not Rails: the classic failure is a proxy set for Rails only.
@@ -95,6 +100,15 @@ const PROBES: Readonly<Record<string, Advice>> = {
     default:
       'Let the GitLab nodes reach duo-workflow-svc.runway.gitlab.net:443 over HTTP/2; Ruby gRPC only reads the lower-case grpc_proxy, https_proxy and no_proxy variables.',
     requirement_not_met: 'This GitLab has no list_tools endpoint or the Agent Platform is not available to the user: upgrade GitLab, turn on composite identity, or disable this probe.',
+  },
+  agent_platform_client: {
+    default:
+      'Let this host reach the Duo Workflow Service URL GitLab returns (duo-workflow-svc.runway.gitlab.net:443 or your own) over HTTP/2, through the proxy with CONNECT, as IDEs must.',
+    http_status:
+      'GitLab could not get a token from the Duo Workflow Service (its 400 names the gRPC code): 14 means the GitLab nodes cannot reach it (outbound gRPC, proxy env), 16 or 7 that it refuses the instance\u2019s Cloud Connector token (synchronise the subscription).',
+    grpc: 'The Duo Workflow Service refused the token GitLab minted: check that GitLab and the service agree (self-hosted: the same GitLab instance and Cloud Connector keys; the service\u2019s clock), and that the URL GitLab returns is the service GitLab asked for its token.',
+    http2_not_negotiated: 'A TLS-inspecting proxy or device answers with HTTP/1.1 only: exempt the Duo Workflow Service host from inspection so that HTTP/2 passes through.',
+    requirement_not_met: 'Turn on the Duo Agent Platform for the token\u2019s user (before 18.7 the duo_workflow / duo_agentic_chat feature flags), or disable this probe.',
   },
   instance_settings: {
     default: 'Turn Silent Mode off and GitLab Duo on (availability default_on) in the Admin area, as the message says.',

@@ -69,6 +69,13 @@ export interface Conditions {
    */
   readonly adminTokenExpiresInDays: number | null;
   readonly duoUserTokenExpiresInDays: number | null;
+  /** agent_platform_token: its scopes (direct_access needs api) and days until it expires. */
+  readonly agentPlatformTokenScopes: readonly TokenScope[];
+  readonly agentPlatformTokenExpiresInDays: number | null;
+  /** The Duo Workflow Service refuses the tokens it generated for GitLab (UNAUTHENTICATED). */
+  readonly dwsRejectsGitlabTokens: boolean;
+  /** The service has ListTools (added about 18.4); false: an older self-hosted service. */
+  readonly dwsListTools: boolean;
 }
 
 export type TokenScope = 'api' | 'read_api' | 'read_user' | 'admin_mode' | 'ai_features';
@@ -105,4 +112,8 @@ export const HEALTHY: Conditions = {
   duoUserTokenScopes: ['ai_features', 'read_api'],
   adminTokenExpiresInDays: 200,
   duoUserTokenExpiresInDays: 300,
+  agentPlatformTokenScopes: ['api'],
+  agentPlatformTokenExpiresInDays: 250,
+  dwsRejectsGitlabTokens: false,
+  dwsListTools: true,
 };

@@ -3,7 +3,8 @@ import { completionOutcome, railsDwsError } from './outcomes.js';
 import type { Caller, SimContext, SimUser } from './world.js';
 import { has } from './release.js';
 import type { TokenScope } from './scenarios.js';
-import { agentPlatformWorks, applicationSettings, isoTime, serviceAccounts, tokenDetails } from './world.js';
+import { directAccess } from './direct-access.js';
+import { agentPlatformWorks, applicationSettings, isoTime, serviceAccounts, tokenDetails, tokenScopesOf } from './world.js';
 
 /** A REST answer; `delayMs` postpones it (the slow AI gateway scenario). */
 export type RestReply = Reply & { readonly delayMs?: number };
@@ -36,10 +37,6 @@ function insufficientScope(scopes: readonly TokenScope[]): RestReply {
   return json(403, { error: 'insufficient_scope', error_description: 'The request requires higher privileges than provided by the access token.', scope: scopes.join(' ') });
 }
 
-function tokenScopes(call: RestCall, user: SimUser): readonly TokenScope[] {
-  const c = call.ctx.conditions();
-  return user.kind === 'admin' ? c.adminTokenScopes : c.duoUserTokenScopes;
-}
 
 function withUser(call: RestCall, fn: (user: SimUser) => RestReply): RestReply {
   return call.caller.kind === 'user' ? fn(call.caller.user) : UNAUTHORIZED;
@@ -160,6 +157,8 @@ const ROUTES: Record<string, Route> = {
   // allow_access_with_scope :ai_features; read_api is GET-only (ee/lib/api/code_suggestions.rb).
   'POST /api/v4/code_suggestions/completions': { handler: completions, scopes: ['api', 'ai_features'] },
   'GET /api/v4/ai/duo_workflows/list_tools': { handler: listTools, scopes: READ },
+  // No allow_access_with_scope for this POST: `api` only (ee/lib/api/ai/duo_workflows/workflows.rb).
+  'POST /api/v4/ai/duo_workflows/direct_access': { handler: (call) => withUser(call, (user) => directAccess(call.ctx, user)), scopes: ['api'] },
   'GET /api/v4/personal_access_tokens/self': {
     handler: (call) => withUser(call, (user) => json(200, tokenDetails(call.ctx.conditions(), user, Date.now()))),
     scopes: EVERY_SCOPE,
@@ -177,7 +176,7 @@ export function handleRest(call: RestCall): RestReply {
   const route = ROUTES[`${method} ${call.path.replace(/\/+$/, '')}`];
   if (!route) return ROUTE_NOT_FOUND;
   return withUser(call, (user) => {
-    const scopes = tokenScopes(call, user);
+    const scopes = tokenScopesOf(call.ctx.conditions(), user);
     if (!route.scopes.some((scope) => scopes.includes(scope))) return insufficientScope(route.scopes);
     if (route.admin && (!user.admin || (call.ctx.conditions().adminMode && !scopes.includes('admin_mode')))) return FORBIDDEN;
     return route.handler(call);

@@ -10,7 +10,7 @@ import { startControl } from './control.js';
 import { createPki } from './pki.js';
 import { conditionsFor, isScenarioName, type Conditions, type ScenarioName } from './scenarios.js';
 import { SERVICES, SIMULATOR_HOSTS, route, startBackends, startFronts, type Backends, type Closers, type Service } from './topology.js';
-import { ADMIN_USER, DUO_USER, type Caller, type Endpoints, type SimContext } from './world.js';
+import { ADMIN_USER, AGENT_PLATFORM_USER, DUO_USER, type Caller, type Endpoints, type SimContext } from './world.js';
 
 export { EXPORTER_PROBES, HEALTHY, SCENARIOS, SCENARIO_NAMES, conditionsFor, isScenarioName } from './scenarios.js';
 export type { Conditions, ExporterProbe, Scenario, ScenarioDefinition, ScenarioName } from './scenarios.js';
@@ -25,6 +25,8 @@ export interface SimulatorOptions {
   adminToken?: string;
   /** Defaults to a random token; this user has a Duo seat unless the scenario says otherwise. */
   duoUserToken?: string;
+  /** Defaults to a random token; agent_platform_token, with `api` unless the conditions say otherwise. */
+  agentPlatformToken?: string;
   /** Port of the plain-HTTP control endpoint; default 0 (chosen by the OS). */
   controlPort?: number;
   /** Delay of the code_suggestions_slow scenario; default 3000 ms. */
@@ -52,6 +54,7 @@ export interface Simulator {
   readonly resolve: Readonly<Record<string, string>>;
   readonly adminToken: string;
   readonly duoUserToken: string;
+  readonly agentPlatformToken: string;
   scenario(): ScenarioName;
   /** Throws on an unknown name. */
   setScenario(name: ScenarioName): void;
@@ -76,6 +79,7 @@ export function exporterInstanceConfig(sim: Simulator, caFile: string, name = 's
     url: sim.gitlabUrl,
     admin_token: sim.adminToken,
     duo_user_token: sim.duoUserToken,
+    agent_platform_token: sim.agentPlatformToken,
     tls: { ca_file: caFile },
     endpoints: {
       customers_portal: sim.customersPortalUrl,
@@ -104,11 +108,12 @@ function checkedScenario(name: string): ScenarioName {
 }
 
 /** Resolves a request's token to a user; this is the only place tokens are looked at. */
-function callerResolver(adminToken: string, duoUserToken: string): (token: string | undefined) => Caller {
+function callerResolver(adminToken: string, duoUserToken: string, agentPlatformToken: string): (token: string | undefined) => Caller {
   return (token) => {
     if (token === undefined || token === '') return { kind: 'anonymous' };
     if (sameToken(token, adminToken)) return { kind: 'user', user: ADMIN_USER };
     if (sameToken(token, duoUserToken)) return { kind: 'user', user: DUO_USER };
+    if (sameToken(token, agentPlatformToken)) return { kind: 'user', user: AGENT_PLATFORM_USER };
     return { kind: 'invalid' };
   };
 }
@@ -124,6 +129,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'simulator' });
   const adminToken = options.adminToken ?? randomToken();
   const duoUserToken = options.duoUserToken ?? randomToken();
+  const agentPlatformToken = options.agentPlatformToken ?? randomToken();
   const initial = checkedScenario(options.scenario ?? 'healthy');
   const state = { scenario: initial, base: options.base ?? {}, conditions: conditionsFor(initial, options.base) };
   const started: { backends?: Backends } = {};
@@ -148,7 +154,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       instanceId: randomUUID(),
       slowDelayMs: options.slowDelayMs ?? DEFAULT_SLOW_DELAY_MS,
       logger,
-      caller: callerResolver(adminToken, duoUserToken),
+      caller: callerResolver(adminToken, duoUserToken, agentPlatformToken),
+      dwsTokens: new Map(),
     };
     started.backends = await startBackends(pki, ctx, closers);
 
@@ -180,6 +187,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       resolve: Object.fromEntries(SERVICES.map((s) => [hostPort(s), pin])),
       adminToken,
       duoUserToken,
+      agentPlatformToken,
       scenario: () => state.scenario,
       setScenario,
       setBase,

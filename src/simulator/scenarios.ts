@@ -23,6 +23,7 @@ export const EXPORTER_PROBES = [
   'health_check',
   'code_suggestions',
   'duo_workflow_tools',
+  'agent_platform_client',
   'instance_settings',
   'composite_identity',
   'version',
@@ -97,8 +98,8 @@ const SCENARIO_TABLE = [
   {
     name: 'token_expired',
     description: 'The hourly Cloud Connector token refresh has failed for days; the token expired 1 h ago, while the daily seat-link sync still works.',
-    affects: ['health_check', 'code_suggestions', 'duo_workflow_tools'],
-    why: 'token_probe fails, and access_probe too because the catalog is rewritten only with the token (3 d 3 h ago). The AI gateway and DWS reject the expired token: end_to_end_probe and duo_agent_platform_probe fail, completions get the gateway\'s 401 and list_tools a 400. lastSync (seat link) is recent, so the license probe passes.',
+    affects: ['health_check', 'code_suggestions', 'duo_workflow_tools', 'agent_platform_client'],
+    why: 'token_probe fails, and access_probe too because the catalog is rewritten only with the token (3 d 3 h ago). The AI gateway and DWS reject the expired token: end_to_end_probe and duo_agent_platform_probe fail, completions get the gateway\'s 401, list_tools a 400, and direct_access a 400 (Rails\' GenerateToken refused). lastSync (seat link) is recent, so the license probe passes.',
     conditions: { tokenExpiresInMs: -HOUR, accessAgeMs: 3 * DAY + 3 * HOUR },
   },
   {
@@ -235,12 +236,20 @@ const SCENARIO_TABLE = [
   {
     name: 'dws_no_h2',
     description: 'The Duo Workflow Service endpoint does not negotiate HTTP/2.',
-    affects: ['duo_workflow_service', 'duo_workflow_tools', 'health_check'],
-    why: 'ALPN gives http/1.1, so gRPC cannot run. Rails calls the same endpoint: list_tools answers 400 with the gRPC error and duo_agent_platform_probe fails.',
+    affects: ['duo_workflow_service', 'duo_workflow_tools', 'agent_platform_client', 'health_check'],
+    why: 'ALPN gives http/1.1, so gRPC cannot run. Rails calls the same endpoint: list_tools and direct_access (GenerateToken) answer 400 with the gRPC error and duo_agent_platform_probe fails.',
     conditions: { dwsAlpn: 'http/1.1' },
     affectedWhere: {
       health_check: { when: (v) => has(v, 'agentPlatformProbe') && has(v, 'agentPlatformSetting'), why: 'duo_agent_platform_probe exists from 18.6 (simulated) and counts only where the Agent Platform is known to be in use (18.7+)' },
     },
+  },
+  {
+    name: 'dws_token_rejected',
+    description: "The Duo Workflow Service rejects the tokens it generated for GitLab (a self-hosted service with other keys, or a clock far off).",
+    affects: ['agent_platform_client'],
+    why: "direct_access still answers 201 (Rails' GenerateToken call works), but ListTools with the returned token answers UNAUTHENTICATED \"Forbidden by auth provider\" (authentication_interceptor.py). Rails' own ListTools call (list_tools) authenticates with the Cloud Connector token, not the minted one, so duo_workflow_tools and the health check pass: only an IDE, and agent_platform_client, see it.",
+    conditions: { dwsRejectsGitlabTokens: true },
+    affectedWhere: { agent_platform_client: { when: (v) => has(v, 'listTools'), why: 'direct_access is usable on self-managed from 18.4 (simulated); the probe is skipped before' } },
   },
   {
     name: 'ai_gateway_not_ready',

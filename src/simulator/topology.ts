@@ -82,7 +82,7 @@ export async function startBackends(pki: Pki, ctx: SimContext, closers: Closers)
     gitlabH1: await start(() => startBackend({ ...gitlab, alpn: 'http/1.1' })),
     customersPortal: await start(() => startBackend({ pki, alpn: 'h2', onRequest: customersPortalHandler })),
     cloudConnector: await start(() => startBackend({ pki, alpn: 'h2', onRequest: cloudConnectorHandler })),
-    dwsGrpc: await start(() => startDwsGrpc(pki)),
+    dwsGrpc: await start(() => startDwsGrpc(pki, ctx)),
     // What a load balancer without HTTP/2 answers; a gRPC client never gets this far.
     dwsH1: await start(() => startBackend({ pki, alpn: 'http/1.1', onRequest: (req, res) => send(req, res, text(404, 'Not Found\n')) })),
     aiGateway: await start(() => startBackend({ pki, alpn: 'h2', onRequest: aiGatewayHandler(ctx) })),

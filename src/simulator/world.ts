@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { has } from './release.js';
-import type { Conditions, ScenarioName } from './scenarios.js';
+import type { Conditions, ScenarioName, TokenScope } from './scenarios.js';
 
 /** Host names and public URLs of the simulated services (see index.ts). */
 export interface Endpoints {
@@ -17,7 +17,7 @@ export interface SimUser {
   readonly name: string;
   readonly admin: boolean;
   /** The Duo user's seat depends on the scenario; the admin always has one. */
-  readonly kind: 'admin' | 'duo_user';
+  readonly kind: 'admin' | 'duo_user' | 'agent_platform';
 }
 
 /** Who sent a request: nobody, a token GitLab does not know, or a user. */
@@ -34,10 +34,14 @@ export interface SimContext {
   readonly logger: Logger;
   /** Resolves a token to a user; tokens are compared here only, never logged. */
   caller(token: string | undefined): Caller;
+  /** Duo Workflow Service tokens direct_access minted: token → expiry (ms); the service checks them. */
+  readonly dwsTokens: Map<string, number>;
 }
 
 export const ADMIN_USER: SimUser = { id: 1, username: 'root', name: 'Administrator', admin: true, kind: 'admin' };
 export const DUO_USER: SimUser = { id: 2, username: 'duo-user', name: 'Duo User', admin: false, kind: 'duo_user' };
+/** The owner of agent_platform_token (a token with `api`, as the IDE's OAuth token has). */
+export const AGENT_PLATFORM_USER: SimUser = { id: 3, username: 'agent-user', name: 'Agent Platform User', admin: false, kind: 'agent_platform' };
 
 /** `duo_features_enabled`: on for default_on, and in the REST-only "enabled and locked" state. */
 export function duoEnabled(c: Conditions): boolean {
@@ -168,19 +172,26 @@ export function serviceAccounts(c: Conditions): ServiceAccount[] {
  */
 export function tokenDetails(c: Conditions, user: SimUser, now: number) {
   const admin = user.kind === 'admin';
-  const days = admin ? c.adminTokenExpiresInDays : c.duoUserTokenExpiresInDays;
+  const agent = user.kind === 'agent_platform';
+  const days = admin ? c.adminTokenExpiresInDays : agent ? c.agentPlatformTokenExpiresInDays : c.duoUserTokenExpiresInDays;
   return {
-    id: admin ? 11 : 12,
+    id: admin ? 11 : agent ? 13 : 12,
     name: 'gitlab-duo-exporter',
     revoked: false,
     created_at: isoTime(now - 30 * DAY_MS),
     description: null,
-    scopes: admin ? c.adminTokenScopes : c.duoUserTokenScopes,
+    scopes: tokenScopesOf(c, user),
     user_id: user.id,
     last_used_at: isoTime(now),
     active: true,
     expires_at: days === null ? null : isoDate(now + days * DAY_MS),
   };
+}
+
+/** The scopes of the token the user's requests carry. */
+export function tokenScopesOf(c: Conditions, user: SimUser): readonly TokenScope[] {
+  if (user.kind === 'admin') return c.adminTokenScopes;
+  return user.kind === 'agent_platform' ? c.agentPlatformTokenScopes : c.duoUserTokenScopes;
 }
 
 /** The Cloud Connector JWT claims token_probe decodes (not verified, as GitLab does). */

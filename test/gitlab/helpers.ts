@@ -130,6 +130,8 @@ export interface InstanceSpec {
   readonly urlPath?: string;
   readonly adminToken?: string | null;
   readonly duoUserToken?: string | null;
+  /** agent_platform_token; none unless given. */
+  readonly agentPlatformToken?: string;
   readonly timeout?: string;
   readonly thresholds?: Record<string, string>;
   readonly proxyEnv?: { rails_env_dir: string; workhorse_env_dir: string };
@@ -164,6 +166,7 @@ async function planFor(probe: string, spec: InstanceSpec): Promise<{ plan: Plan;
   if (spec.port !== undefined) instance.resolve = { [`${HOST}:${spec.port}`]: LOOPBACK };
   if (spec.adminToken !== null) instance.admin_token = spec.adminToken ?? ADMIN_TOKEN;
   if (spec.duoUserToken !== null) instance.duo_user_token = spec.duoUserToken ?? DUO_TOKEN;
+  if (spec.agentPlatformToken !== undefined) instance.agent_platform_token = spec.agentPlatformToken;
   if (spec.thresholds) instance.thresholds = spec.thresholds;
   if (spec.proxy) instance.proxy = { no_proxy: [], ...spec.proxy };
   const env = spec.env ?? {};

@@ -18,7 +18,8 @@ import { ADMIN_TOKEN, DUO_TOKEN, HOST, json, pki, startFakeGitLab, type FakeRepl
  * debug, and neither results, logs, /metrics nor the reports may contain a token.
  */
 
-const SENTINELS = [ADMIN_TOKEN, DUO_TOKEN];
+const AGENT_TOKEN = 'sentinel-secrets-agent-platform-8e41';
+const SENTINELS = [ADMIN_TOKEN, DUO_TOKEN, AGENT_TOKEN];
 
 function tokenOf(req: FakeRequest): string {
   return String(req.headers.authorization ?? '').replace(/^Bearer /, '');
@@ -74,6 +75,7 @@ describe('tokens never leak', () => {
           url: origin,
           admin_token: ADMIN_TOKEN,
           duo_user_token: DUO_TOKEN,
+          agent_platform_token: AGENT_TOKEN,
           tls: { ca_file: join(dir, 'ca.pem') },
           resolve: { [`${HOST}:${server.port}`]: '127.0.0.1' },
           endpoints: { customers_portal: origin, cloud_connector: origin, duo_workflow_service: `${HOST}:${server.port}`, ai_gateway: origin },

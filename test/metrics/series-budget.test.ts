@@ -25,9 +25,11 @@ import { parseExposition, type Sample } from '../helpers/run.js';
  * failure reason (about 150: each probe's declared set), latency bucket (165) or phase (61). This test
  * holds the figure where this change left it, with room for the facts the exporter_tokens probe
  * adds, so that nothing grows it unnoticed; docs/metrics.md#series-per-instance has the count.
+ * agent_platform_client added 44 (its 14 reasons, 11 buckets, 6 phases, 12 scalars and 2 facts;
+ * the instance-level token expiry is counted under it) and exporter_tokens 2 for its token: 633 → 679.
  */
 const CONTRACT_BUDGET = 300;
-const CEILING = 640;
+const CEILING = 680;
 
 let sim: Simulator;
 let app: App;

@@ -18,7 +18,12 @@ import { CELLS, PEER, runCell } from './reason-cells.js';
  */
 
 /** Declared reasons no test here can produce, each with the reason why. Keep it empty if you can. */
-const UNTRIGGERED: Readonly<Record<string, Partial<Record<FailureReason, string>>>> = {};
+const UNTRIGGERED: Readonly<Record<string, Partial<Record<FailureReason, string>>>> = {
+  agent_platform_client: {
+    http2_not_negotiated:
+      'the broken peers answer every request alike, so direct_access never hands out a service URL to downgrade; test/probes/agent-platform-client-fake.test.ts produces it',
+  },
+};
 
 const observed = new Map<string, Set<FailureReason>>();
 const see = (probe: string, reason: FailureReason): void => {

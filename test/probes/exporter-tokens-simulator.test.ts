@@ -72,7 +72,7 @@ describe('exporter_tokens against the simulator', () => {
     const line = `admin_token: expires ${expiresAt} (${daysLeft} days left); scopes read_api, admin_mode: what the probes need`;
     expect(renderReport(report, 'text')).toContain(`exporter token ${line}`);
     expect(renderReport(report, 'markdown')).toContain(`- \`exporter token ${line}\``);
-    expect(JSON.parse(renderReport(report, 'json')).instances[0].tokens).toHaveLength(2);
+    expect(JSON.parse(renderReport(report, 'json')).instances[0].tokens).toHaveLength(3);
     // Red on the status page: GitLabDuoExporterTokenExpiresSoon fires 14 days ahead.
     expect(renderStatusPage(plan, store, now)).toContain(`<b>Exporter token:</b> <span class="t-fail">${line}</span>`);
     for (const text of [renderReport(report, 'json'), renderStatusPage(plan, store, now)]) {

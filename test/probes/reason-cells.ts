@@ -28,6 +28,7 @@ export const PEER = 'peer.reasons.test';
 const TIMEOUT = '1s';
 const ADMIN_TOKEN = 'sentinel-reasons-admin-7d1e';
 const DUO_TOKEN = 'sentinel-reasons-duo-2b9c';
+const AGENT_TOKEN = 'sentinel-reasons-agent-5f3a';
 
 export interface Peer {
   readonly host: string;
@@ -112,15 +113,16 @@ function configYaml(peer: Peer, caPem: string, dir: string): string {
   const authority = `${peer.host}:${peer.port}`;
   writeFileSync(join(dir, 'ca.pem'), caPem);
   for (const component of ['rails', 'workhorse']) mkdirSync(join(dir, component));
-  const tokens: Record<string, string> = { admin_token: ADMIN_TOKEN, duo_user_token: DUO_TOKEN };
+  const tokens: Record<string, string> = { admin_token: ADMIN_TOKEN, duo_user_token: DUO_TOKEN, agent_platform_token: AGENT_TOKEN };
   if (peer.tokensUnreadable) {
     writeFileSync(join(dir, 'admin-token'), ADMIN_TOKEN, { mode: 0o600 });
     writeFileSync(join(dir, 'duo-token'), DUO_TOKEN, { mode: 0o600 });
+    writeFileSync(join(dir, 'agent-token'), AGENT_TOKEN, { mode: 0o600 });
   }
   const instance: Record<string, unknown> = {
     name: 'reasons',
     url: `https://${authority}`,
-    ...(peer.tokensUnreadable ? { admin_token_file: join(dir, 'admin-token'), duo_user_token_file: join(dir, 'duo-token') } : tokens),
+    ...(peer.tokensUnreadable ? { admin_token_file: join(dir, 'admin-token'), duo_user_token_file: join(dir, 'duo-token'), agent_platform_token_file: join(dir, 'agent-token') } : tokens),
     tls: { ca_file: join(dir, 'ca.pem') },
     endpoints: { customers_portal: `https://${authority}`, cloud_connector: `https://${authority}`, duo_workflow_service: authority, ai_gateway: `https://${authority}` },
     proxy_env: { rails_env_dir: join(dir, 'rails'), workhorse_env_dir: join(dir, 'workhorse') },

@@ -30,9 +30,10 @@ const INSTANCE = 'fault';
 const HOSTS = { gitlab: 'gitlab', customers: 'customers', cloud: 'cloud', dws: 'dws', aigw: 'aigw' } as const;
 const ADMIN_TOKEN = 'sentinel-fault-admin-5e1f0a7c9b';
 const DUO_TOKEN = 'sentinel-fault-duo-3c8d2b6a41';
+const AGENT_TOKEN = 'sentinel-fault-agent-7d2e9f4b15';
 
 const NETWORK = PROBE_NAMES.filter((p) => p !== 'proxy_env');
-const API = ['license', 'health_check', 'code_suggestions', 'duo_workflow_tools', 'instance_settings', 'composite_identity', 'version', 'exporter_tokens'];
+const API = ['license', 'health_check', 'code_suggestions', 'duo_workflow_tools', 'instance_settings', 'composite_identity', 'version', 'exporter_tokens', 'agent_platform_client'];
 const GRAPHQL = ['license', 'health_check', 'composite_identity'];
 
 type Expect = FailureReason | 'ok';
@@ -86,7 +87,7 @@ const ROWS: readonly Row[] = [
     schedule: { interval: '700ms', timeout: '600ms', runs: 4 },
   },
   { fault: 'no_welcome', what: 'WebSocket 101, then no welcome', expect: healthyBut({ websocket_cable: 'timeout' }) },
-  { fault: 'grpc_silent', what: 'gRPC request accepted, never answered', expect: healthyBut({ duo_workflow_service: 'timeout' }) },
+  { fault: 'grpc_silent', what: 'gRPC request accepted, never answered', expect: healthyBut({ duo_workflow_service: 'timeout', agent_platform_client: 'timeout' }) },
   { fault: 'dns', what: 'names under .invalid (NXDOMAIN)', expect: healthyBut(all('dns')) },
   // The exporter has a proxy and Rails has none: proxy_env rightly reports the difference.
   { fault: 'proxy_407', what: 'the proxy answers 407', expect: healthyBut({ ...all('proxy'), proxy_env: 'requirement_not_met' }) },
@@ -132,6 +133,7 @@ function configYaml(target: Target, caFile: string, dirs: { rails: string; workh
     url: `https://${authority(HOSTS.gitlab)}`,
     admin_token: ADMIN_TOKEN,
     duo_user_token: DUO_TOKEN,
+    agent_platform_token: AGENT_TOKEN,
     tls: { ca_file: caFile },
     endpoints: {
       customers_portal: `https://${authority(HOSTS.customers)}`,
@@ -287,7 +289,7 @@ describe('fault matrix: every probe against every fault, through the running dae
     const said = [...logs, exposition, ...PROBE_NAMES.flatMap((p) => history(app, INSTANCE, p).map((r) => r.message))].join('\n');
     // Three outputs a row: the debug log, /metrics, the results' messages.
     placesScanned += 3;
-    for (const token of [ADMIN_TOKEN, DUO_TOKEN]) {
+    for (const token of [ADMIN_TOKEN, DUO_TOKEN, AGENT_TOKEN]) {
       if (said.includes(token)) secretsFound++;
       expect.soft(said, 'no token in logs, messages or metrics').not.toContain(token);
     }

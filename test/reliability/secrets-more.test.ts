@@ -37,6 +37,8 @@ const S = {
   fileDuo: 'sentinel-sec-file-duo-7b2d90',
   envAdmin: 'sentinel-sec-env-admin-c03f18',
   envDuo: 'sentinel-sec-env-duo-5e6a77',
+  fileAgent: 'sentinel-sec-file-agent-3c71aa',
+  envAgent: 'sentinel-sec-env-agent-94d2e0',
   configProxyPassword: 'sentinel-sec-cfgproxy-pw-9d1b',
   envProxyPassword: 'sentinel-sec-envproxy-pw-2f8c',
   railsProxyPassword: 'sentinel-sec-rails-pw-6a3e04',
@@ -114,6 +116,7 @@ async function world(): Promise<World> {
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'ca.pem'), (await pki()).ca.certPem);
   writeFileSync(join(dir, 'duo.token'), `${S.fileDuo}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'agent.token'), `${S.fileAgent}\n`, { mode: 0o600 });
   for (const [name, password] of [['rails', S.railsProxyPassword], ['workhorse', 'another-password']] as const) {
     mkdirSync(join(dir, name));
     writeFileSync(join(dir, name, 'HTTPS_PROXY'), `http://proxyuser:${password}@proxy.corp.invalid:3128`);
@@ -134,6 +137,7 @@ async function world(): Promise<World> {
           url: `https://${HOST}:${ok.port}`,
           admin_token: S.inlineAdmin,
           duo_user_token_file: join(dir, 'duo.token'),
+          agent_platform_token_file: join(dir, 'agent.token'),
           tls: { ca_file: join(dir, 'ca.pem') },
           proxy: { url: configProxy.urlWith('prober', S.configProxyPassword) },
           endpoints: endpoints(ok.port),
@@ -144,6 +148,7 @@ async function world(): Promise<World> {
           url: `https://${HOST}:${error.port}`,
           admin_token: '${GITLAB_ADMIN_TOKEN}',
           duo_user_token: '${GITLAB_DUO_TOKEN}',
+          agent_platform_token: '${GITLAB_AGENT_PLATFORM_TOKEN}',
           tls: { ca_file: join(dir, 'ca.pem') },
           endpoints: endpoints(error.port),
           proxy_env: { rails_env_dir: join(dir, 'rails'), workhorse_env_dir: join(dir, 'workhorse') },
@@ -161,7 +166,7 @@ async function world(): Promise<World> {
       web: { listen_address: `${LOOPBACK}:0` },
     }),
   );
-  const env = { GITLAB_ADMIN_TOKEN: S.envAdmin, GITLAB_DUO_TOKEN: S.envDuo, HTTPS_PROXY: envProxy.urlWith('prober', S.envProxyPassword) };
+  const env = { GITLAB_ADMIN_TOKEN: S.envAdmin, GITLAB_DUO_TOKEN: S.envDuo, GITLAB_AGENT_PLATFORM_TOKEN: S.envAgent, HTTPS_PROXY: envProxy.urlWith('prober', S.envProxyPassword) };
   return { dir, configPath, env };
 }
 

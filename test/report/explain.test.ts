@@ -40,7 +40,12 @@ describe('explain', () => {
   it('says which token or setting enables a skipped probe', async () => {
     const plan = await testPlan();
     const hint = (instance: string, probe: string) => enablingHint(plan.probes.find((p) => p.instance.name === instance && p.probe.name === probe)!);
-    expect(TOKEN_ADVICE).toEqual({ admin: 'an admin token with read_api + admin_mode', duo_user: 'a Duo-seated user\u2019s token with ai_features + read_api' });
+    expect(TOKEN_ADVICE).toEqual({
+      admin: 'an admin token with read_api + admin_mode',
+      duo_user: 'a Duo-seated user\u2019s token with ai_features + read_api',
+      agent_platform: 'a token with the api scope of a user who may use the Duo Agent Platform (it may be the Duo user\u2019s token if that one has api)',
+    });
+    expect(hint('bare', 'agent_platform_client')).toBe(`Configure ${TOKEN_ADVICE.agent_platform} (agent_platform_token, agent_platform_token_file or GITLAB_AGENT_PLATFORM_TOKEN).`);
     expect(hint('bare', 'health_check')).toBe(`Configure ${TOKEN_ADVICE.admin} (admin_token, admin_token_file or GITLAB_ADMIN_TOKEN).`);
     expect(hint('bare', 'duo_workflow_tools')).toBe(`Configure ${TOKEN_ADVICE.duo_user} (duo_user_token, duo_user_token_file or GITLAB_DUO_TOKEN).`);
     expect(hint('lab', 'license')).toBeUndefined(); // not skipped

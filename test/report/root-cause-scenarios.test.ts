@@ -64,6 +64,7 @@ async function check(url = sim.gitlabUrl): Promise<Report> {
         url,
         admin_token: sim.adminToken,
         duo_user_token: sim.duoUserToken,
+        agent_platform_token: sim.agentPlatformToken,
         tls: { ca_file: join(dir, 'ca.pem') },
         resolve: sim.resolve,
         endpoints: {

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { connect as http2Connect } from 'node:http2';
 import WebSocket from 'ws';
-import { HEALTH_SERVICE } from '../../src/simulator/dws.js';
+import { DUO_WORKFLOW_SERVICE, HEALTH_SERVICE } from '../../src/simulator/dws.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { hostAndPort, pinnedLookup } from './helpers.js';
 
@@ -27,6 +27,25 @@ export function grpcHealth(sim: Simulator, service: string, timeoutMs = 2000): P
     check({ service }, { deadline: Date.now() + timeoutMs }, (err, response) => {
       client.close();
       resolve(err ? { code: err.code } : { code: grpc.status.OK, status: response?.status });
+    });
+  });
+}
+
+/** DuoWorkflow/ListTools with @grpc/grpc-js and `metadata`; the status code (0 = OK). */
+export function grpcListTools(sim: Simulator, metadata: Record<string, string>, timeoutMs = 2000): Promise<number> {
+  const { host, port } = hostAndPort(sim.duoWorkflowService);
+  const Client = grpc.makeGenericClientConstructor(DUO_WORKFLOW_SERVICE, 'DuoWorkflow');
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(sim.caPem)), {
+    'grpc.ssl_target_name_override': host,
+    'grpc.default_authority': sim.duoWorkflowService,
+  });
+  const meta = new grpc.Metadata();
+  for (const [key, value] of Object.entries(metadata)) meta.set(key, value);
+  const list = client.ListTools!.bind(client) as (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null) => void) => void;
+  return new Promise((resolve) => {
+    list({}, meta, { deadline: Date.now() + timeoutMs }, (err) => {
+      client.close();
+      resolve(err ? err.code : grpc.status.OK);
     });
   });
 }

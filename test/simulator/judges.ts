@@ -1,6 +1,6 @@
 import type { Agent } from 'undici';
 import type { ExporterProbe, Simulator } from '../../src/simulator/index.js';
-import { grpcHealth, http2Get, openCable } from './clients.js';
+import { grpcHealth, grpcListTools, http2Get, openCable } from './clients.js';
 import { bearer, completionBody, graphql, httpRequest, negotiateAlpn } from './helpers.js';
 
 /**
@@ -79,6 +79,15 @@ export const JUDGES: Record<Exclude<ExporterProbe, 'proxy_env'>, Judge> = {
     if (!(await releaseAtLeast(sim, agent, 18, 4))) return true;
     const res = await httpRequest(agent, `${sim.gitlabUrl}/api/v4/ai/duo_workflows/list_tools`, { headers: bearer(sim.duoUserToken) });
     return res.status === 200;
+  },
+  // direct_access with the api token, then ListTools with what it returned (an IDE's steps).
+  async agent_platform_client(sim, agent) {
+    if (!(await releaseAtLeast(sim, agent, 18, 4))) return true;
+    const res = await httpRequest(agent, `${sim.gitlabUrl}/api/v4/ai/duo_workflows/direct_access`, { method: 'POST', headers: { ...bearer(sim.agentPlatformToken), 'content-type': 'application/json' }, body: '{}' });
+    if (res.status !== 201) return false;
+    const service = (JSON.parse(res.text) as { duo_workflow_service: { token: string; headers: Record<string, string> } }).duo_workflow_service;
+    const code = await grpcListTools(sim, { ...service.headers, authorization: `Bearer ${service.token}`, 'x-gitlab-authentication-type': 'oidc' });
+    return code === 0 || code === 12;
   },
   // Off and locked fails; off but unlocked (default_off) and on-and-locked do not.
   async instance_settings(sim, agent) {

@@ -27,6 +27,7 @@ describe('listeners and addressing', () => {
       url: sim.gitlabUrl,
       admin_token: sim.adminToken,
       duo_user_token: sim.duoUserToken,
+      agent_platform_token: sim.agentPlatformToken,
       tls: { ca_file: '/tmp/ca.pem' },
       endpoints: {
         customers_portal: sim.customersPortalUrl,

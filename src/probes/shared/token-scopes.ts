@@ -1,6 +1,7 @@
 import { ProbeError } from '../../errors.js';
 import type { Credential } from '../../gitlab/availability.js';
 import { requestApplicationSettings } from '../../gitlab/rest.js';
+import { agentPlatformClient } from '../agent-platform-client.js';
 import { codeSuggestions } from '../code-suggestions.js';
 import { duoWorkflowTools } from '../duo-workflow-tools.js';
 import type { ProbeContext, ProbeDefinition, TokenKind } from '../types.js';
@@ -36,6 +37,8 @@ export function scopeNeeds(ctx: ProbeContext, kind: TokenKind): ScopeNeed[] {
   // GraphQL queries and REST GETs: license, health_check, instance_settings, composite_identity,
   // version and the detection of what GitLab offers all read with it.
   if (kind === 'admin') return [{ ...READ_API, by: 'the admin probes and the detection (REST GET and GraphQL)' }];
+  // direct_access is a POST with no allow_access_with_scope: api only (ee/lib/api/ai/duo_workflows/workflows.rb).
+  if (kind === 'agent_platform') return runsHere(agentPlatformClient, ctx) ? [{ scope: 'api', accepted: ['api'], by: 'agent_platform_client' }] : [];
   const needs: ScopeNeed[] = [];
   // The completions POST accepts ai_features or api, not read_api (ee/lib/api/code_suggestions.rb:15).
   if (runsHere(codeSuggestions, ctx)) needs.push({ scope: 'ai_features', accepted: ['ai_features', 'api'], by: 'code_suggestions' });

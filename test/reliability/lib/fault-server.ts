@@ -59,7 +59,7 @@ type Res = Http2ServerResponse;
 function kindOf(method: string, path: string): Kind {
   if (method === 'HEAD') return 'host';
   if (path.startsWith('/monitoring/')) return 'aigw';
-  if (path === '/grpc.health.v1.Health/Check') return 'grpc';
+  if (path === '/grpc.health.v1.Health/Check' || path === '/DuoWorkflow/ListTools') return 'grpc';
   if (path.startsWith('/api/graphql')) return 'graphql';
   if (path.startsWith('/api/v4/')) return 'rest';
   return 'other';
@@ -155,7 +155,7 @@ export async function startFaultServer(options: { cert: KeyAndChain; fault: AppF
       case 'no_welcome':
         break;
     }
-    healthy(kind, method, path, body, res, shapes);
+    healthy(kind, method, path, body, res, shapes, req.headers.host ?? req.headers[':authority']);
   };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: (protocols) => (protocols.has('actioncable-v1-json') ? 'actioncable-v1-json' : false) });
@@ -204,7 +204,7 @@ export async function startFaultServer(options: { cert: KeyAndChain; fault: AppF
   return { port, seen, close };
 }
 
-function healthy(kind: Kind, method: string, path: string, body: string, res: Res, shapes: Shapes): void {
+function healthy(kind: Kind, method: string, path: string, body: string, res: Res, shapes: Shapes, authority: string | string[] | undefined): void {
   if (kind === 'host') return void res.writeHead(200).end();
   if (kind === 'aigw') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
   if (kind === 'grpc') {
@@ -213,9 +213,33 @@ function healthy(kind: Kind, method: string, path: string, body: string, res: Re
     // HealthCheckResponse { status: SERVING (1) }: field 1, varint 1.
     return void res.end(Buffer.concat([grpcFrameHeader(2), Buffer.from([0x08, 0x01])]));
   }
+  if (method === 'POST' && path === DIRECT_ACCESS) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(directAccess(String(authority))));
   const key = shapeKeyFor(method, path, body);
   if (!key) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"404 Not Found"}');
-  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(shapes[key]));
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(key === TOKEN_SELF ? withApiScope(shapes[key]) : shapes[key]));
+}
+
+const DIRECT_ACCESS = '/api/v4/ai/duo_workflows/direct_access';
+const TOKEN_SELF = 'GET /api/v4/personal_access_tokens/self';
+
+/**
+ * One token's details answer every token here (the server does not tell them apart); with `api`
+ * added it satisfies each token's needs, the Agent Platform token's included.
+ */
+function withApiScope(self: unknown): unknown {
+  const details = self as { scopes?: string[] };
+  return { ...details, scopes: [...new Set([...(details.scopes ?? []), 'api'])] };
+}
+
+/**
+ * GitLab's Agent Platform credentials, pointing at this server's own `dws.` name (every host of
+ * the fault instance is this one port): the simulator's answer would send the probe elsewhere.
+ */
+function directAccess(gitlabAuthority: string): unknown {
+  return {
+    gitlab_rails: { base_url: `https://${gitlabAuthority}`, token: 'fault-rails-oauth' },
+    duo_workflow_service: { base_url: gitlabAuthority.replace(/^gitlab\./, 'dws.'), token: 'fault-dws-token', headers: { 'x-gitlab-realm': 'self-managed' }, secure: true },
+  };
 }
 
 /** gRPC's length prefix: not compressed, `length` bytes follow. */
