@@ -1,5 +1,5 @@
 import { webcrypto, X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,9 +74,15 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'gde-web-'));
 }
 
+/**
+ * Writes `name` atomically (a temporary file renamed over it), as config management does: the
+ * exporter looks at the disk in the background and could otherwise read a half-written file,
+ * which it rightly refuses with a message of its own.
+ */
 export function write(dir: string, name: string, text: string): string {
   const path = join(dir, name);
-  writeFileSync(path, text);
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
   return path;
 }
 
