@@ -63,7 +63,7 @@ async function configFor(deployment: Deployment) {
     ...(deployment === 'cloud' ? {} : { ai_gateway: sim.aiGatewayUrl }),
   };
   const yaml = stringify({
-    instances: [{ name: 'sim', url: sim.gitlabUrl, admin_token: sim.adminToken, duo_user_token: sim.duoUserToken, agent_platform_token: sim.agentPlatformToken, tls: { ca_file: join(dir, 'ca.pem') }, resolve: sim.resolve, endpoints, probes: { proxy_env: { enabled: false }, code_suggestions: { timeout: '5s' }, health_check: { timeout: '10s' } } }],
+    instances: [{ name: 'sim', url: sim.gitlabUrl, admin_token: sim.adminToken, duo_user_token: sim.duoUserToken, agent_platform_token: sim.agentPlatformToken, tls: { ca_file: join(dir, 'ca.pem') }, resolve: sim.resolve, endpoints, probes: { proxy_env: { enabled: false }, code_suggestions: { timeout: '5s' }, health_check: { timeout: '10s' }, duo_chat: { timeout: '5s' } } }],
   });
   return await parseConfigText(yaml, 'matrix.yaml', { env: {} });
 }
@@ -105,6 +105,9 @@ describe('a healthy instance is ready, with no probe red', () => {
     const runs = major * 100 + minor >= 1804 && (major * 100 + minor < 1807 || agentPlatform);
     expect(client.skippedBecause === undefined, client.skippedBecause).toBe(runs);
     if (!runs) expect(client.skippedBecause).toMatch(/Agent Platform is not in use/);
+    // duo_chat runs (and passed above) on every modelled release, all of them 17.2+: /help from
+    // 17.5, /reset before (test/probes/duo-chat.test.ts checks which one each release got).
+    expect(plan.probes.find((p) => p.probe.name === 'duo_chat')!.skippedBecause).toBeUndefined();
   });
 
   it.each([

@@ -61,7 +61,7 @@ async function planFor(s: Simulator, root: string): Promise<Plan> {
           ai_gateway: s.aiGatewayUrl,
         },
         proxy_env: { rails_env_dir: join(root, 'rails'), workhorse_env_dir: join(root, 'workhorse') },
-        probes: { code_suggestions: { timeout: CODE_SUGGESTIONS_TIMEOUT }, health_check: { timeout: '10s' } },
+        probes: { code_suggestions: { timeout: CODE_SUGGESTIONS_TIMEOUT }, health_check: { timeout: '10s' }, duo_chat: { timeout: '5s' } },
       },
     ],
   });

@@ -23,6 +23,8 @@ export interface CableSession {
   readonly upgraded: Promise<void>;
   /** Resolves on `{"type":"welcome"}`; rejects on disconnect (auth), garbage or close. */
   readonly welcomed: Promise<void>;
+  /** Sends one text frame (an ActionCable command); ignored once the socket is not open. */
+  send(text: string): void;
   /** Ends the session whatever state it is in. Safe to call twice. */
   close(): void;
 }
@@ -41,6 +43,14 @@ export interface CableOptions {
    * the run's deadline fires later (the runner snapshots facts at the deadline).
    */
   readonly onStatus?: (status: number) => void;
+  /**
+   * After the welcome, every frame goes here instead of being judged as a pre-welcome frame: a
+   * channel's messages and confirmations belong to whoever subscribed (duo_chat). Its argument
+   * is the parsed JSON object, or a ProbeError for a frame that is not one.
+   */
+  readonly onMessage?: (message: Record<string, unknown> | ProbeError) => void;
+  /** After the welcome: the WebSocket closed (code as ws reports it, 1006 for a dropped socket). */
+  readonly onClose?: (code: number) => void;
 }
 
 /**
@@ -83,7 +93,10 @@ export function openCable(options: CableOptions): CableSession {
     options.onStatus?.(res.statusCode ?? 0);
   });
   ws.on('open', () => resolveUpgrade());
+  // Set synchronously: the welcome and the next frames can arrive in one read, before any microtask.
+  let welcomedAlready = false;
   ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (welcomedAlready && options.onMessage) return options.onMessage(parseFrame(data, isBinary, options.secrets));
     // A throw in this listener would surface from the socket as an uncaught exception and end the
     // process: whatever the server sent, it becomes this run's failure, nothing more.
     let outcome: FrameOutcome;
@@ -92,7 +105,10 @@ export function openCable(options: CableOptions): CableSession {
     } catch (err) {
       outcome = new ProbeError('websocket_protocol', `a frame that could not be read: ${quote(describeError(err), options.secrets, 80)}`);
     }
-    if (outcome === 'welcome') resolveWelcome();
+    if (outcome === 'welcome') {
+      welcomedAlready = true;
+      resolveWelcome();
+    }
     else if (outcome instanceof ProbeError) fail(outcome);
   });
   ws.on('error', (err: Error) => {
@@ -105,12 +121,16 @@ export function openCable(options: CableOptions): CableSession {
     );
   });
   ws.on('close', (code: number) => {
+    if (welcomedAlready) options.onClose?.(code);
     fail(new ProbeError('websocket_protocol', `the WebSocket closed (code ${code}) before ActionCable's welcome`));
   });
 
   return {
     upgraded,
     welcomed,
+    send: (text) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(text);
+    },
     close: () => {
       // Best effort: a close frame when open (a clean disconnect for GitLab), then the socket goes
       // at once; the probe never waits for the server's closing handshake.
@@ -130,10 +150,27 @@ function describeRefusal(status: number): string {
 
 type FrameOutcome = 'welcome' | 'ignore' | ProbeError;
 
+function frameText(data: RawData): string {
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
+/** A frame after the welcome as a JSON object, or why it is not one (never throws). */
+function parseFrame(data: RawData, isBinary: boolean, secrets: readonly string[]): Record<string, unknown> | ProbeError {
+  if (isBinary) return new ProbeError('websocket_protocol', 'a binary frame; ActionCable speaks JSON text frames');
+  const text = frameText(data);
+  try {
+    const message: unknown = JSON.parse(text);
+    if (typeof message === 'object' && message !== null && !Array.isArray(message)) return message as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  return new ProbeError('websocket_protocol', `a frame that is not an ActionCable message: "${quote(text, secrets, 60)}"`);
+}
+
 /** What one ActionCable frame means for the probe (rails `connection/base.rb`). */
 export function interpretFrame(data: RawData, isBinary: boolean, secrets: readonly string[] = [], tokenName?: string): FrameOutcome {
   if (isBinary) return new ProbeError('websocket_protocol', 'a binary frame; ActionCable speaks JSON text frames');
-  const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+  const text = frameText(data);
   let message: unknown;
   try {
     message = JSON.parse(text);

@@ -33,6 +33,8 @@ const STATE_LABEL: Record<ProbeReport['status'], string> = { pass: 'pass', fail:
 const PHASE_COLOURS: Record<Phase, string> = {
   dns: '#8250df', connect: '#0969da', proxy_connect: '#1b7c83', tls: '#bf8700', first_byte: '#bc4c00',
   transfer: '#6e7781', upgrade: '#0550ae', welcome: '#4d2d00', grpc: '#953800', api: '#116329',
+  // duo_chat's streamed answer: its start and its completion, each shown with its time.
+  subscribe: '#57606a', first_chunk: '#cf222e', complete: '#1a7f37',
 };
 
 /** `/`: the status page. Server-rendered, no script, no external resource; reloads itself every 30 s. */

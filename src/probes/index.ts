@@ -4,6 +4,7 @@ import { cloudConnector } from './cloud-connector.js';
 import { codeSuggestions } from './code-suggestions.js';
 import { compositeIdentity } from './composite-identity.js';
 import { customersPortal } from './customers-portal.js';
+import { duoChat } from './duo-chat.js';
 import { duoWorkflowService } from './duo-workflow-service.js';
 import { duoWorkflowTools } from './duo-workflow-tools.js';
 import { exporterTokens } from './exporter-tokens.js';
@@ -26,6 +27,7 @@ export const PROBES: readonly ProbeDefinition[] = [
   duoWorkflowService,
   aiGateway,
   websocketCable,
+  duoChat,
   instanceHttp2,
   license,
   healthCheck,

@@ -17,6 +17,10 @@ export const PHASES = [
   'welcome',
   'grpc',
   'api',
+  // duo_chat: the subscription's confirmation, then the streamed answer's start and end.
+  'subscribe',
+  'first_chunk',
+  'complete',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 

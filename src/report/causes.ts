@@ -90,13 +90,13 @@ export interface CausalEdge {
 }
 
 /** Probes that talk to the instance's external URL, the most basic request first. */
-const INSTANCE_PROBES = ['websocket_cable', 'version', 'exporter_tokens', 'instance_settings', 'license', 'health_check', 'composite_identity', 'code_suggestions', 'duo_workflow_tools', 'agent_platform_client'] as const;
+const INSTANCE_PROBES = ['websocket_cable', 'version', 'exporter_tokens', 'instance_settings', 'license', 'health_check', 'composite_identity', 'code_suggestions', 'duo_workflow_tools', 'agent_platform_client', 'duo_chat'] as const;
 
 /** Probes that use the admin token (version only when one is configured, which it prefers). */
 const ADMIN_TOKEN_PROBES = ['instance_settings', 'license', 'health_check', 'composite_identity', 'version'] as const;
 
 /** Probes that use the Duo user's token; websocket_cable's `auth` means exactly "token refused". */
-const DUO_TOKEN_PROBES = ['websocket_cable', 'duo_workflow_tools', 'code_suggestions'] as const;
+const DUO_TOKEN_PROBES = ['websocket_cable', 'duo_workflow_tools', 'code_suggestions', 'duo_chat'] as const;
 
 /**
  * Probes that share one path and one reason: a failure of an earlier one explains the same failure
@@ -154,7 +154,8 @@ export const CAUSAL_GRAPH: readonly CausalEdge[] = [
   // admin_mode the bare 403 of an admin endpoint, lib/api/api_guard.rb:93-97), and exporter_tokens
   // names the scope (scopes_ok 0 for that token). Its alert is a warning: the 403s page.
   tokenScopeEdge('admin', 'the admin token lacks a scope the probes need', ADMIN_TOKEN_PROBES),
-  tokenScopeEdge('duo_user', "the Duo user's token lacks a scope the probes need", ['code_suggestions', 'duo_workflow_tools']),
+  tokenScopeEdge('duo_user', "the Duo user's token lacks a scope the probes need", ['code_suggestions', 'duo_workflow_tools', 'duo_chat']),
+  ...sharedPath('cable', 'the ActionCable WebSocket /-/cable cannot be opened', ['websocket_cable', 'duo_chat'], FAILURE_REASONS, 'duo_chat opens the same /-/cable, with the same headers and token, before it asks anything: whatever stops websocket_cable stops it the same way (scenarios cable_upgrade_stripped, cable_bad_origin; Alertmanager rule 6c)'),
   // One admin token for every admin probe: refused (auth) or not allowed (forbidden: not an
   // administrator, or Admin Mode on and no admin_mode scope, lib/api/api_guard.rb:93-97), it is
   // refused to all of them.

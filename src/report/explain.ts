@@ -86,6 +86,7 @@ const ALERTS: Readonly<Record<string, string>> = {
   ai_gateway: 'GitLabDuoNetworkProbeFailed',
   instance_http2: 'GitLabDuoInstanceUnreachable',
   websocket_cable: 'GitLabDuoWebSocketCableBlocked',
+  duo_chat: 'GitLabDuoChatNotAnswering',
   license: 'GitLabDuoSyncProbeFailed',
   health_check: 'GitLabDuoSyncProbeFailed',
   code_suggestions: 'GitLabDuoExchangeProbeFailed',

@@ -81,6 +81,16 @@ const PROBES: Readonly<Record<string, Advice>> = {
     websocket_protocol: 'Make sure /-/cable reaches GitLab Workhorse and not another service, and that nothing rewrites WebSocket frames.',
     auth: 'Action Cable refused the Duo user\u2019s token: create a new token for the exporter\u2019s Duo user and update duo_user_token.',
   },
+  duo_chat: {
+    default: 'Ask Duo Chat /help in the web UI as the Duo user: the message names the step that failed (subscription, question, stream, answer).',
+    websocket_protocol:
+      'The answer does not stream back over /-/cable: every proxy in front of GitLab must relay WebSocket frames as they come (no response buffering or inspection of upgraded connections) and keep idle WebSockets open longer than an answer takes (nginx proxy_read_timeout, Apache Timeout / ProxyTimeout of 60 s or more).',
+    forbidden: 'GitLab refused the question: give the Duo user a seat that includes Duo Chat (or Duo Core), and a token with ai_features (or api) and read_api.',
+    rate_limited: 'The Duo user spent its ai_action budget (160 per 8 hours by default): lengthen the duo_chat interval, use a dedicated probe user, or raise ai_action_api_rate_limit.',
+    timeout: 'The question was echoed but not answered: check that Sidekiq runs and processes the llm queue (Llm::CompletionWorker) and is not far behind.',
+    unexpected_response: 'Duo Chat answered with an error: the message quotes it; check the Sidekiq and llm logs for that request id.',
+    auth: 'GitLab refused the Duo user\u2019s token on /-/cable or on the subscription: create a new token for the exporter\u2019s Duo user and update duo_user_token.',
+  },
   license: {
     default: 'Activate the subscription with an activation code (online cloud licence), let Sidekiq reach customers.gitlab.com for the daily sync, then synchronise it in Admin > Subscription.',
   },

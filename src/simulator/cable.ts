@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { extractToken, headerValue, hostHeader, requestUrl } from './http-util.js';
-import type { SimContext } from './world.js';
+import { subscribeChat } from './chat.js';
+import type { Caller, SimContext } from './world.js';
 
 export interface Cable {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -48,10 +49,10 @@ export function createCable(ctx: SimContext): Cable {
     maxPayload: 64 * 1024,
     handleProtocols: (protocols) => (protocols.has(CABLE_PROTOCOL) ? CABLE_PROTOCOL : false),
   });
-  const clients = new Set<WebSocket>();
+  const clients = new Map<WebSocket, (frame: string) => void>();
   const pinger = setInterval(() => {
     const ping = JSON.stringify({ type: 'ping', message: Math.floor(Date.now() / 1000) });
-    for (const ws of clients) ws.send(ping);
+    for (const send of clients.values()) send(ping);
   }, PING_INTERVAL_MS);
   pinger.unref();
 
@@ -64,10 +65,14 @@ export function createCable(ctx: SimContext): Cable {
       ws.close();
       return;
     }
-    clients.add(ws);
-    ws.on('close', () => clients.delete(ws));
-    ws.on('message', (data) => onCommand(ws, data.toString()));
-    ws.send(JSON.stringify({ type: 'welcome' }));
+    const send = frontSender(ctx, ws);
+    clients.set(ws, send);
+    ws.on('close', () => {
+      clients.delete(ws);
+      ctx.chat.remove(ws);
+    });
+    ws.on('message', (data) => onCommand(ctx, ws, caller, data.toString(), send));
+    send(JSON.stringify({ type: 'welcome' }));
   }
 
   return {
@@ -93,8 +98,34 @@ export function createCable(ctx: SimContext): Cable {
   };
 }
 
-/** Subscriptions are refused: the simulator has no channels, only the connection matters to probes. */
-function onCommand(ws: WebSocket, raw: string): void {
+// Bounds what a buffering front holds for a client that never reads (pings accumulate).
+const MAX_HELD_FRAMES = 1000;
+
+/**
+ * How frames reach the client through what is in front of /-/cable. TLS ends in the backend, so
+ * the simulator's TCP front cannot see frames: the front is modelled here. `buffered` is a proxy
+ * that relays the upgrade and the first exchange (welcome, confirmations), then holds every frame
+ * from the first chat message on, pings included, until the connection closes
+ * (the chat_stream_buffered scenario). `no_trigger` is GitLab's own fault, modelled at the same
+ * place: the chat messages never leave ActionCable, its pings do.
+ */
+function frontSender(ctx: SimContext, ws: WebSocket): (frame: string) => void {
+  let holding = false;
+  const held: string[] = [];
+  return (frame) => {
+    const chat = frame.includes('"aiCompletionResponse":{');
+    if (ctx.conditions().cableStream === 'no_trigger' && chat) return;
+    if (ctx.conditions().cableStream === 'buffered' && (holding || chat)) {
+      holding = true;
+      if (held.length < MAX_HELD_FRAMES) held.push(frame);
+      return;
+    }
+    ws.send(frame);
+  };
+}
+
+/** GraphqlChannel subscriptions (Duo Chat's); any other channel is refused. */
+function onCommand(ctx: SimContext, ws: WebSocket, caller: Caller, raw: string, send: (frame: string) => void): void {
   let command: unknown;
   try {
     command = JSON.parse(raw);
@@ -102,7 +133,9 @@ function onCommand(ws: WebSocket, raw: string): void {
     return;
   }
   const { command: name, identifier } = (command ?? {}) as Record<string, unknown>;
-  if (name === 'subscribe' && typeof identifier === 'string') {
-    ws.send(JSON.stringify({ identifier, type: 'reject_subscription' }));
-  }
+  if (typeof identifier !== 'string') return;
+  if (name === 'unsubscribe') return ctx.chat.remove(ws, identifier);
+  if (name !== 'subscribe') return;
+  if (identifier.includes('"GraphqlChannel"')) return subscribeChat(ctx, ws, caller, identifier, send);
+  send(JSON.stringify({ identifier, type: 'reject_subscription' }));
 }

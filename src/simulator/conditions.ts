@@ -76,6 +76,17 @@ export interface Conditions {
   readonly dwsRejectsGitlabTokens: boolean;
   /** The service has ListTools (added about 18.4); false: an older self-hosted service. */
   readonly dwsListTools: boolean;
+  /** The Duo user may use Duo Chat (a seat that includes it, or Duo Core); false: aiAction refuses. */
+  readonly duoUserChatAccess: boolean;
+  /** The Duo user spent its ai_action budget (160 per 8 hours): aiAction answers the rate-limit error. */
+  readonly chatRateLimited: boolean;
+  /**
+   * The chat stream on /-/cable. `buffered`: a proxy in front upgrades and relays the
+   * confirmations, then holds every frame from the first chat message on. `no_trigger`: GitLab's
+   * ActionCable never receives the subscription triggers (Puma and ActionCable on different
+   * Redis): pings flow, chat messages never come.
+   */
+  readonly cableStream: 'ok' | 'buffered' | 'no_trigger';
 }
 
 export type TokenScope = 'api' | 'read_api' | 'read_user' | 'admin_mode' | 'ai_features';
@@ -116,4 +127,7 @@ export const HEALTHY: Conditions = {
   agentPlatformTokenExpiresInDays: 250,
   dwsRejectsGitlabTokens: false,
   dwsListTools: true,
+  duoUserChatAccess: true,
+  chatRateLimited: false,
+  cableStream: 'ok',
 };

@@ -3,7 +3,8 @@ import { cloudConnectorStatus } from './health.js';
 import { json, type Reply } from './http-util.js';
 import { completionOutcome } from './outcomes.js';
 import type { Caller, SimContext, SimUser } from './world.js';
-import { ADMIN_USER, DUO_USER, currentLicense, isoTime, serviceAccounts } from './world.js';
+import { ADMIN_USER, DUO_USER, currentLicense, isoTime, serviceAccounts, tokenScopesOf } from './world.js';
+import { aiAction } from './chat.js';
 import { has } from './release.js';
 import { introspectType, schemaFor, type Schema } from './schema.js';
 
@@ -126,10 +127,9 @@ function executeOne(request: unknown, caller: Caller, ctx: SimContext, now: numb
     if (err instanceof GraphqlSyntaxError) return { errors: [{ message: err.message }] };
     throw err;
   }
-  if (operation.kind !== 'query') {
-    const typeName = operation.kind === 'mutation' ? 'Mutation' : 'Subscription';
-    return { errors: operation.selections.map((sel) => undefinedField(sel, typeName, [operation.kind])) };
-  }
+  if (operation.kind === 'mutation') return executeMutation(operation.selections, caller, ctx);
+  // Subscriptions travel over /-/cable (chat.ts), never over POST.
+  if (operation.kind !== 'query') return { errors: operation.selections.map((sel) => undefinedField(sel, 'Subscription', [operation.kind])) };
   const schema = schemaFor(ctx.conditions());
   const invalid = validate(operation.selections, 'Query', schema, ['query']);
   if (invalid.length > 0) return { errors: invalid };
@@ -144,6 +144,28 @@ function executeOne(request: unknown, caller: Caller, ctx: SimContext, now: numb
       errors.push({ message: PERMISSION_DENIED, locations: [{ line: sel.line, column: sel.column }], path: [key] });
     } else {
       data[key] = project(resolved.value, sel.selections);
+    }
+  }
+  return errors.length > 0 ? { data, errors } : { data };
+}
+
+/**
+ * Mutations: `aiAction` only (Duo Chat; chat.ts). An anonymous caller, or a token with neither
+ * api nor ai_features (mutation_type.rb: scopes [:api, :ai_features]), may not run it.
+ */
+function executeMutation(selections: readonly Selection[], caller: Caller, ctx: SimContext): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  const errors: GraphqlError[] = [];
+  for (const sel of selections) {
+    const key = sel.alias ?? sel.name;
+    if (sel.name !== 'aiAction') return { errors: [undefinedField(sel, 'Mutation', ['mutation'])] };
+    const allowed = caller.kind === 'user' && tokenScopesOf(ctx.conditions(), caller.user).some((s) => s === 'api' || s === 'ai_features');
+    const result = allowed ? aiAction(ctx, caller.user, sel) : { error: PERMISSION_DENIED };
+    if ('error' in result) {
+      data[key] = null;
+      errors.push({ message: result.error, locations: [{ line: sel.line, column: sel.column }], path: [key] });
+    } else {
+      data[key] = project(result.value, sel.selections);
     }
   }
   return errors.length > 0 ? { data, errors } : { data };

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
+import { ChatBus } from './chat.js';
 import { startControl } from './control.js';
 import { createPki } from './pki.js';
 import { conditionsFor, isScenarioName, type Conditions, type ScenarioName } from './scenarios.js';
@@ -31,6 +32,8 @@ export interface SimulatorOptions {
   controlPort?: number;
   /** Delay of the code_suggestions_slow scenario; default 3000 ms. */
   slowDelayMs?: number;
+  /** How long Sidekiq takes to answer a chat question; default 50 ms. */
+  chatAnswerDelayMs?: number;
   /**
    * The simulated world under every scenario: the GitLab release (`version`, default 18.9.0-ee),
    * `deployment`, the Agent Platform switch, a proxy for Rails, Admin Mode, token scopes. A
@@ -67,6 +70,7 @@ export interface Simulator {
 }
 
 export const DEFAULT_SLOW_DELAY_MS = 3000;
+export const DEFAULT_CHAT_ANSWER_DELAY_MS = 50;
 
 /**
  * One `instances[]` entry of the exporter's config (config.md) pointing at `sim`, for `demo` and
@@ -156,6 +160,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       logger,
       caller: callerResolver(adminToken, duoUserToken, agentPlatformToken),
       dwsTokens: new Map(),
+      chat: new ChatBus(),
+      chatAnswerDelayMs: options.chatAnswerDelayMs ?? DEFAULT_CHAT_ANSWER_DELAY_MS,
     };
     started.backends = await startBackends(pki, ctx, closers);
 

@@ -49,6 +49,10 @@ export const INTRODUCED = {
   agentPlatformSetting: [18, 7],
   /** The Agent Platform GA on self-managed: no beta toggle needed. */
   agentPlatformGa: [18, 8],
+  /** Duo Chat's `/help` answers a fixed text without a model call (!167876). */
+  chatHelp: [17, 5],
+  /** Chat threads: `threadId` on aiAction and AiMessage (!177053). */
+  chatThreads: [17, 9],
 } as const satisfies Record<string, Release>;
 
 export type Feature = keyof typeof INTRODUCED;

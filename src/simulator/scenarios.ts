@@ -18,6 +18,7 @@ export const EXPORTER_PROBES = [
   'duo_workflow_service',
   'ai_gateway',
   'websocket_cable',
+  'duo_chat',
   'instance_http2',
   'license',
   'health_check',
@@ -142,8 +143,8 @@ const SCENARIO_TABLE = [
   {
     name: 'token_scope_missing',
     description: "The Duo user token has read_api but not ai_features.",
-    affects: ['code_suggestions', 'exporter_tokens'],
-    why: 'The completions POST accepts ai_features or api (ee/lib/api/code_suggestions.rb:15): 403 insufficient_scope with "scope":"api ai_features". exporter_tokens reads the token\'s scopes and names ai_features as missing (gitlab_duo_token_scopes_ok 0).',
+    affects: ['code_suggestions', 'duo_chat', 'exporter_tokens'],
+    why: 'The completions POST accepts ai_features or api (ee/lib/api/code_suggestions.rb:15): 403 insufficient_scope with "scope":"api ai_features". The aiAction mutation is mounted with scopes api and ai_features (mutation_type.rb), so Duo Chat\'s question is refused too. exporter_tokens reads the token\'s scopes and names ai_features as missing (gitlab_duo_token_scopes_ok 0).',
     conditions: { duoUserTokenScopes: ['read_api'] },
   },
   {
@@ -198,16 +199,30 @@ const SCENARIO_TABLE = [
   {
     name: 'cable_upgrade_stripped',
     description: 'A reverse proxy in front of GitLab strips the Upgrade/Connection headers.',
-    affects: ['websocket_cable'],
-    why: 'Workhorse sees a plain GET on /-/cable and answers 400 "websocket upgrade required".',
+    affects: ['websocket_cable', 'duo_chat'],
+    why: 'Workhorse sees a plain GET on /-/cable and answers 400 "websocket upgrade required"; Duo Chat\'s answers travel the same WebSocket.',
     conditions: { cable: 'upgrade_stripped' },
   },
   {
     name: 'cable_bad_origin',
     description: 'ActionCable expects another origin (action_cable_allowed_origins set to a different host).',
-    affects: ['websocket_cable'],
-    why: 'Every Origin the probe can send is refused with HTTP 404 "Page not found" and no upgrade.',
+    affects: ['websocket_cable', 'duo_chat'],
+    why: 'Every Origin the probe can send is refused with HTTP 404 "Page not found" and no upgrade; Duo Chat\'s answers travel the same WebSocket.',
     conditions: { cable: 'bad_origin' },
+  },
+  {
+    name: 'chat_stream_buffered',
+    description: 'A proxy in front of /-/cable completes the WebSocket upgrade and relays the first exchange, then holds every frame from the first chat message on, until the connection closes.',
+    affects: ['duo_chat'],
+    why: 'The handshake, the welcome and the confirmation pass, so websocket_cable passes; the chat question is accepted, but neither its echo, nor the answer, nor ActionCable\'s 3-second pings reach the client: Duo Chat "does not answer" in the browser and the IDE.',
+    conditions: { cableStream: 'buffered' },
+  },
+  {
+    name: 'chat_no_seat',
+    description: 'The Duo user may not use Duo Chat (no seat that includes Chat, and no Duo Core).',
+    affects: ['duo_chat'],
+    why: 'aiAction answers errors ["AI features are not enabled or resource is not permitted to be sent."] with no requestId, and nothing is streamed (ee/app/services/llm/base_service.rb, chat_service.rb). The cable and Code Suggestions are not concerned.',
+    conditions: { duoUserChatAccess: false },
   },
   {
     name: 'http2_downgraded',

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ChatBus } from './chat.js';
 import { has } from './release.js';
 import type { Conditions, ScenarioName, TokenScope } from './scenarios.js';
 
@@ -36,6 +37,10 @@ export interface SimContext {
   caller(token: string | undefined): Caller;
   /** Duo Workflow Service tokens direct_access minted: token → expiry (ms); the service checks them. */
   readonly dwsTokens: Map<string, number>;
+  /** Duo Chat's subscriptions, which the aiAction mutation triggers. */
+  readonly chat: ChatBus;
+  /** How long "Sidekiq" takes to answer a chat question. */
+  readonly chatAnswerDelayMs: number;
 }
 
 export const ADMIN_USER: SimUser = { id: 1, username: 'root', name: 'Administrator', admin: true, kind: 'admin' };

@@ -174,6 +174,30 @@ describe('alertmanager.example.yml inhibition', () => {
     await expectStates(expected, async () => Object.fromEntries(Object.entries(await alertStates(key)).filter(([k]) => k in expected)));
   }, 20_000);
 
+  it('a blocked /-/cable pages once: the chat alert it explains is muted, on one node or everywhere (rules 6c, 6d)', async () => {
+    const node = (n: number) => ({ job: 'gitlab-duo-exporter', instance: `gitlab-cable-${n}`, gitlab: 'gitlab-chat' });
+    const fleet = 'GitLabDuoProbeFailedOnSomeNodes';
+    await post([
+      // Node 1 (and every node): the cable is blocked, so chat does not answer.
+      { ...node(1), alertname: 'GitLabDuoWebSocketCableBlocked', severity: 'critical', probe: 'websocket_cable' },
+      { ...node(1), alertname: 'GitLabDuoChatNotAnswering', severity: 'critical', probe: 'duo_chat' },
+      // Node 2: its own cable fails (a fleet alert); its chat fails too and is explained by it.
+      { ...node(2), alertname: fleet, severity: 'critical', probe: 'websocket_cable' },
+      { ...node(2), alertname: fleet, severity: 'critical', probe: 'duo_chat' },
+      // Node 3: chat fails with the cable fine (Sidekiq, a buffering proxy): it pages.
+      { ...node(3), alertname: 'GitLabDuoChatNotAnswering', severity: 'critical', probe: 'duo_chat' },
+    ]);
+    const key = (l: Labels) => `${l.alertname}@${l.instance}/${l.probe ?? ''}`;
+    const expected: Record<string, string> = {
+      'GitLabDuoWebSocketCableBlocked@gitlab-cable-1/websocket_cable': 'active',
+      'GitLabDuoChatNotAnswering@gitlab-cable-1/duo_chat': 'suppressed',
+      [`${fleet}@gitlab-cable-2/websocket_cable`]: 'active',
+      [`${fleet}@gitlab-cable-2/duo_chat`]: 'suppressed',
+      'GitLabDuoChatNotAnswering@gitlab-cable-3/duo_chat': 'active',
+    };
+    await expectStates(expected, async () => Object.fromEntries(Object.entries(await alertStates(key)).filter(([k]) => k in expected)));
+  }, 20_000);
+
   /** Waits (up to 10 s) for Alertmanager to show `expected`, then compares what it shows. */
   async function expectStates(expected: Record<string, string>, read: () => Promise<Record<string, string>>): Promise<void> {
     let states: Record<string, string> = {};

@@ -155,6 +155,7 @@ describe('confirmed failures (re-check before paging)', () => {
         'GitLabDuoSettingsProbeFailed',
         'GitLabDuoSyncProbeFailed',
         'GitLabDuoWebSocketCableBlocked',
+        'GitLabDuoChatNotAnswering',
       ].sort(),
     );
   });

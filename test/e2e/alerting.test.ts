@@ -113,13 +113,15 @@ const CASES: readonly Case[] = [
     ],
   },
   {
-    // websocket_cable is the only probe this scenario fails: one failed run of it is the whole
-    // incident, so it is where the re-check is proven (issue 13).
+    // websocket_cable (and duo_chat, on the same cable) are the only probes this scenario fails: one
+    // failed run is the whole incident, so it is where the re-check is proven (issue 13).
     name: 'cable_upgrade_stripped',
     ...simulatorScenario('cable_upgrade_stripped'),
-    oneFailedRunFirst: { probe: 'websocket_cable', quiet: ['GitLabDuoWebSocketCableBlocked', 'GitLabDuoNotReady'] },
+    oneFailedRunFirst: { probe: 'websocket_cable', quiet: ['GitLabDuoWebSocketCableBlocked', 'GitLabDuoChatNotAnswering', 'GitLabDuoNotReady'] },
+    // duo_chat opens the same /-/cable and fails with it: the cable pages, the chat alert it
+    // explains is muted (docs/alerts.md, inhibition 5; alertmanager.example.yml rule 6c).
     fires: [alert('GitLabDuoWebSocketCableBlocked', { severity: 'critical', probe: 'websocket_cable' }, 'pager')],
-    inhibited: [{ alertname: 'GitLabDuoNotReady' }],
+    inhibited: [{ alertname: 'GitLabDuoNotReady' }, { alertname: 'GitLabDuoChatNotAnswering', probe: 'duo_chat' }],
   },
   {
     // The gateway answers after 3.5 s; code_suggestions' timeout is 4.5 s, so the probe succeeds

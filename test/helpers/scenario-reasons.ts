@@ -25,7 +25,7 @@ export const EXPECTED: Record<ScenarioName, Partial<Record<string, Expected>>> =
   duo_token_without_read_api: { duo_workflow_tools: 'forbidden', exporter_tokens: 'requirement_not_met' },
   // Expiring is not failing: the token still works, the alert on its expiry fact warns.
   token_expiring: {},
-  token_scope_missing: { code_suggestions: 'forbidden', exporter_tokens: 'requirement_not_met' },
+  token_scope_missing: { code_suggestions: 'forbidden', duo_chat: 'forbidden', exporter_tokens: 'requirement_not_met' },
   version_too_old: { version: 'requirement_not_met' },
   duo_never_on: { instance_settings: 'requirement_not_met', code_suggestions: 'auth', health_check: 'requirement_not_met' },
   code_suggestions_unauthorized: { code_suggestions: 'auth' },
@@ -34,8 +34,11 @@ export const EXPECTED: Record<ScenarioName, Partial<Record<string, Expected>>> =
   code_suggestions_rate_limited: { code_suggestions: 'rate_limited' },
   // The simulator's gateway answers after SLOW_DELAY_MS; code_suggestions gets less time than that.
   code_suggestions_slow: { code_suggestions: 'timeout', health_check: 'requirement_not_met' },
-  cable_upgrade_stripped: { websocket_cable: 'websocket_upgrade' },
-  cable_bad_origin: { websocket_cable: 'websocket_upgrade' },
+  cable_upgrade_stripped: { websocket_cable: 'websocket_upgrade', duo_chat: 'websocket_upgrade' },
+  cable_bad_origin: { websocket_cable: 'websocket_upgrade', duo_chat: 'websocket_upgrade' },
+  // The stream never starts after the mutation is accepted: its own message under websocket_protocol.
+  chat_stream_buffered: { duo_chat: 'websocket_protocol' },
+  chat_no_seat: { duo_chat: 'forbidden' },
   http2_downgraded: { instance_http2: 'http2_not_negotiated' },
   customers_portal_down: { customers_portal: RESET, health_check: 'requirement_not_met' },
   cloud_connector_down: { cloud_connector: RESET, health_check: 'requirement_not_met', code_suggestions: 'http_status' },

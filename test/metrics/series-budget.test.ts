@@ -27,9 +27,10 @@ import { parseExposition, type Sample } from '../helpers/run.js';
  * adds, so that nothing grows it unnoticed; docs/metrics.md#series-per-instance has the count.
  * agent_platform_client added 44 (its 14 reasons, 11 buckets, 6 phases, 12 scalars and 2 facts;
  * the instance-level token expiry is counted under it) and exporter_tokens 2 for its token: 633 → 679.
+ * duo_chat added 46 (its 13 reasons, 10 phases, 11 buckets, 12 scalars and 1 fact): 679 → 725.
  */
 const CONTRACT_BUDGET = 300;
-const CEILING = 680;
+const CEILING = 726;
 
 let sim: Simulator;
 let app: App;

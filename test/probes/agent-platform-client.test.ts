@@ -1,18 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfigText } from '../../src/config/load.js';
-import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
+import { describe, expect, it } from 'vitest';
 import { expiryMs } from '../../src/probes/agent-platform-client.js';
-import { newDetector } from '../../src/runner/detector.js';
-import { buildPlan, type PlannedProbe } from '../../src/runner/plan.js';
-import { runProbe } from '../../src/runner/run-probe.js';
+import type { PlannedProbe } from '../../src/runner/plan.js';
 import type { ProbeResult } from '../../src/runner/result.js';
 import { SIMULATED_TOOL_COUNT } from '../../src/simulator/dws.js';
-import { exporterInstanceConfig, startSimulator, type Conditions, type Simulator } from '../../src/simulator/index.js';
+import type { Conditions } from '../../src/simulator/index.js';
+import { startConnectProxy, type ProxyMode } from '../helpers/proxy.js';
+import { simulatorProbeHarness, type Shape } from '../helpers/sim-probe.js';
 
 /**
  * agent_platform_client against the simulator, as `check` runs it (detection, plan, one run):
@@ -20,37 +13,11 @@ import { exporterInstanceConfig, startSimulator, type Conditions, type Simulator
  * the token GitLab minted.
  */
 
-const silent = pino({ level: 'silent' });
-let sim: Simulator;
-let dir: string;
+const harness = simulatorProbeHarness('apc');
+const withoutToken: Shape = ({ agent_platform_token: _token, ...rest }) => rest;
 
-beforeAll(async () => {
-  sim = await startSimulator();
-  dir = mkdtempSync(join(tmpdir(), 'gde-apc-'));
-  writeFileSync(join(dir, 'ca.pem'), sim.caPem);
-});
-
-afterAll(async () => {
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** Plans the probe for the simulator (optionally without its token) and runs it once if scheduled. */
-async function plan(withToken = true): Promise<PlannedProbe> {
-  const { agent_platform_token: _token, ...rest } = exporterInstanceConfig(sim, join(dir, 'ca.pem'), 'sim');
-  const instance = withToken ? { ...rest, agent_platform_token: sim.agentPlatformToken } : rest;
-  const config = await parseConfigText(stringify({ instances: [instance] }), 'apc.yaml', { env: {} });
-  const built = buildPlan(config, loadCloudflareRanges(), {}, await newDetector({}, silent).detectAll(config));
-  return built.probes.find((p) => p.probe.name === 'agent_platform_client')!;
-}
-
-async function run(base: Partial<Conditions>, scenario: Parameters<Simulator['setScenario']>[0] = 'healthy'): Promise<ProbeResult> {
-  sim.setBase(base);
-  sim.setScenario(scenario);
-  const p = await plan();
-  expect(p.skippedBecause).toBeUndefined();
-  return runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silent, environment: p.environment });
-}
+const plan = (withToken = true): Promise<PlannedProbe> => harness.plan('agent_platform_client', withToken ? undefined : withoutToken);
+const run = (base: Partial<Conditions>, scenario: Parameters<typeof harness.run>[2] = 'healthy'): Promise<ProbeResult> => harness.run('agent_platform_client', base, scenario);
 
 const fact = (r: ProbeResult, name: string) => r.facts.find((f) => f.name === name)?.value;
 
@@ -102,16 +69,47 @@ describe('agent_platform_client against the simulator', () => {
     expect(result.message).toMatch(/UNAVAILABLE/);
   });
 
+  describe('through a real HTTP CONNECT proxy, as an IDE behind one', () => {
+    /** A proxy that resolves the simulator's names itself (the exporter's `resolve:` pins are not used through it). */
+    async function viaProxy(mode: ProxyMode) {
+      const pins = Object.entries(harness.sim.resolve).map(([hostPort, address]) => [hostPort.replace(/:\d+$/, ''), address] as const);
+      const proxy = await startConnectProxy({ mode, hosts: Object.fromEntries(pins) });
+      try {
+        const result = await harness.run('agent_platform_client', {}, 'healthy', (instance) => ({ ...instance, proxy: { url: proxy.url } }));
+        return { result, targets: proxy.targets() };
+      } finally {
+        await proxy.close();
+      }
+    }
+
+    it('direct_access and ListTools both go through the proxy, and pass', async () => {
+      const { result, targets } = await viaProxy('allow');
+      expect(result.success, result.message).toBe(true);
+      const gitlab = new URL(harness.sim.gitlabUrl);
+      // Detection's requests to GitLab come first, then direct_access, then ListTools at the URL it returned.
+      expect(new Set(targets)).toEqual(new Set([`${gitlab.hostname}:${gitlab.port || 443}`, harness.sim.duoWorkflowService]));
+      expect(targets.at(-2)).toBe(`${gitlab.hostname}:${gitlab.port || 443}`);
+      expect(targets.at(-1)).toBe(harness.sim.duoWorkflowService);
+    });
+
+    it('a proxy that refuses CONNECT: reason proxy', async () => {
+      const { result, targets } = await viaProxy('deny');
+      expect(result.reason, result.message).toBe('proxy');
+      expect(result.message).toMatch(/403/);
+      expect(targets.length).toBeGreaterThan(0);
+    });
+  });
+
   it('no token: skipped, the reason naming agent_platform_token', async () => {
-    sim.setBase({});
-    sim.setScenario('healthy');
+    harness.sim.setBase({});
+    harness.sim.setScenario('healthy');
     const p = await plan(false);
     expect(p.skippedBecause).toBe('needs agent_platform_token (api), which is not configured');
   });
 
   it('a release without the Agent Platform: skipped with the reason', async () => {
-    sim.setBase({ version: '18.2.3-ee' });
-    sim.setScenario('healthy');
+    harness.sim.setBase({ version: '18.2.3-ee' });
+    harness.sim.setScenario('healthy');
     const p = await plan();
     expect(p.skippedBecause).toMatch(/Agent Platform is not in use/);
   });
@@ -119,7 +117,7 @@ describe('agent_platform_client against the simulator', () => {
   it('no token of any kind reaches the result', async () => {
     const results = [await run({}), await run({}, 'dws_token_rejected'), await run({ agentPlatformTokenScopes: ['read_api'] })];
     const text = JSON.stringify(results);
-    for (const token of [sim.agentPlatformToken, sim.adminToken, sim.duoUserToken]) expect(text).not.toContain(token);
+    for (const token of [harness.sim.agentPlatformToken, harness.sim.adminToken, harness.sim.duoUserToken]) expect(text).not.toContain(token);
     expect(text).not.toMatch(/dws-[A-Za-z0-9_-]{20}/);
   });
 });

@@ -1,49 +1,26 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfigText } from '../../src/config/load.js';
+import { describe, expect, it } from 'vitest';
 import { renderStatusPage } from '../../src/http/status-page.js';
-import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { renderReport } from '../../src/report/render.js';
 import { buildReport } from '../../src/report/report.js';
-import { newDetector } from '../../src/runner/detector.js';
-import { buildPlan, type Plan } from '../../src/runner/plan.js';
+import type { Plan } from '../../src/runner/plan.js';
 import { runProbe } from '../../src/runner/run-probe.js';
 import { ResultStore } from '../../src/runner/store.js';
-import { exporterInstanceConfig, startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { silentLogger, simulatorProbeHarness } from '../helpers/sim-probe.js';
 
 /**
  * exporter_tokens against the simulator's GitLab, as `check` runs it (detection, plan, one run),
  * and what the report, `check`'s formats and the status page show of the tokens.
  */
 
-const silent = pino({ level: 'silent' });
 const DAY_MS = 86_400_000;
-let sim: Simulator;
-let dir: string;
-
-beforeAll(async () => {
-  sim = await startSimulator();
-  dir = mkdtempSync(join(tmpdir(), 'gde-tokens-'));
-  writeFileSync(join(dir, 'ca.pem'), sim.caPem);
-});
-
-afterAll(async () => {
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const harness = simulatorProbeHarness('tokens');
 
 /** Detects, plans and runs exporter_tokens once; the store holds its result. */
 async function runTokens(): Promise<{ plan: Plan; store: ResultStore }> {
-  const yaml = stringify({ instances: [exporterInstanceConfig(sim, join(dir, 'ca.pem'), 'sim')] });
-  const config = await parseConfigText(yaml, 'tokens.yaml', { env: {} });
-  const plan = buildPlan(config, loadCloudflareRanges(), {}, await newDetector({}, silent).detectAll(config));
+  const plan = await harness.planAll();
   const p = plan.probes.find((x) => x.probe.name === 'exporter_tokens')!;
   const store = new ResultStore();
-  store.record(await runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silent, environment: p.environment }));
+  store.record(await runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silentLogger, environment: p.environment }));
   return { plan, store };
 }
 
@@ -52,8 +29,8 @@ const expiryFact = (store: ResultStore, token: string) => lastRun(store).facts.f
 
 describe('exporter_tokens against the simulator', () => {
   it('token_expiring: passes, exports the admin token ending within 5 days, and every output shows it', async () => {
-    sim.setBase({});
-    sim.setScenario('token_expiring');
+    harness.sim.setBase({});
+    harness.sim.setScenario('token_expiring');
     const before = Date.now();
     const { plan, store } = await runTokens();
     const now = new Date();
@@ -76,14 +53,14 @@ describe('exporter_tokens against the simulator', () => {
     // Red on the status page: GitLabDuoExporterTokenExpiresSoon fires 14 days ahead.
     expect(renderStatusPage(plan, store, now)).toContain(`<b>Exporter token:</b> <span class="t-fail">${line}</span>`);
     for (const text of [renderReport(report, 'json'), renderStatusPage(plan, store, now)]) {
-      expect(text).not.toContain(sim.adminToken);
-      expect(text).not.toContain(sim.duoUserToken);
+      expect(text).not.toContain(harness.sim.adminToken);
+      expect(text).not.toContain(harness.sim.duoUserToken);
     }
   });
 
   it('a token that never expires exports no expiry and says so', async () => {
-    sim.setScenario('healthy');
-    sim.setBase({ duoUserTokenExpiresInDays: null });
+    harness.sim.setScenario('healthy');
+    harness.sim.setBase({ duoUserTokenExpiresInDays: null });
     const { plan, store } = await runTokens();
     expect(lastRun(store).success, lastRun(store).message).toBe(true);
     expect(expiryFact(store, 'duo_user')).toBeUndefined();
@@ -93,8 +70,8 @@ describe('exporter_tokens against the simulator', () => {
   });
 
   it('token_scope_missing: requirement_not_met naming ai_features, shown as missing', async () => {
-    sim.setBase({});
-    sim.setScenario('token_scope_missing');
+    harness.sim.setBase({});
+    harness.sim.setScenario('token_scope_missing');
     const { plan, store } = await runTokens();
     expect(lastRun(store).reason).toBe('requirement_not_met');
     expect(lastRun(store).message).toBe('duo_user_token lacks ai_features (or api) for code_suggestions');

@@ -33,8 +33,8 @@ const DUO_TOKEN = 'sentinel-fault-duo-3c8d2b6a41';
 const AGENT_TOKEN = 'sentinel-fault-agent-7d2e9f4b15';
 
 const NETWORK = PROBE_NAMES.filter((p) => p !== 'proxy_env');
-const API = ['license', 'health_check', 'code_suggestions', 'duo_workflow_tools', 'instance_settings', 'composite_identity', 'version', 'exporter_tokens', 'agent_platform_client'];
-const GRAPHQL = ['license', 'health_check', 'composite_identity'];
+const API = ['license', 'health_check', 'code_suggestions', 'duo_workflow_tools', 'instance_settings', 'composite_identity', 'version', 'exporter_tokens', 'agent_platform_client', 'duo_chat'];
+const GRAPHQL = ['license', 'health_check', 'composite_identity', 'duo_chat'];
 
 type Expect = FailureReason | 'ok';
 type RawFault = 'hang' | 'tls_garbage' | 'dns' | 'proxy_407' | 'proxy_502' | 'env_fifo' | 'env_huge';
@@ -86,7 +86,7 @@ const ROWS: readonly Row[] = [
     expect: healthyBut({ ...all('http_status', API), ai_gateway: 'http_status', websocket_cable: 'websocket_upgrade', duo_workflow_service: 'grpc' }),
     schedule: { interval: '700ms', timeout: '600ms', runs: 4 },
   },
-  { fault: 'no_welcome', what: 'WebSocket 101, then no welcome', expect: healthyBut({ websocket_cable: 'timeout' }) },
+  { fault: 'no_welcome', what: 'WebSocket 101, then no welcome', expect: healthyBut({ websocket_cable: 'timeout', duo_chat: 'timeout' }) },
   { fault: 'grpc_silent', what: 'gRPC request accepted, never answered', expect: healthyBut({ duo_workflow_service: 'timeout', agent_platform_client: 'timeout' }) },
   { fault: 'dns', what: 'names under .invalid (NXDOMAIN)', expect: healthyBut(all('dns')) },
   // The exporter has a proxy and Rails has none: proxy_env rightly reports the difference.

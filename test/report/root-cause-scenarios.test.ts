@@ -39,6 +39,9 @@ const ROOTS: Partial<Record<ScenarioName, { readonly root: string; readonly summ
   cloud_connector_down: { root: 'cloud_connector', summary: /cloud\.gitlab\.com cannot be reached/ },
   dws_no_h2: { root: 'duo_workflow_service', summary: /Duo Workflow Service/ },
   code_suggestions_slow: { root: 'code_suggestions', summary: /completions time out/ },
+  // Duo Chat's answers come over the same /-/cable: the cable's failure is the chat's.
+  cable_upgrade_stripped: { root: 'websocket_cable', summary: /\/-\/cable cannot be opened/, alert: 'GitLabDuoWebSocketCableBlocked' },
+  cable_bad_origin: { root: 'websocket_cable', summary: /\/-\/cable cannot be opened/, alert: 'GitLabDuoWebSocketCableBlocked' },
 };
 
 let sim: Simulator;
@@ -73,7 +76,7 @@ async function check(url = sim.gitlabUrl): Promise<Report> {
           duo_workflow_service: sim.duoWorkflowService,
           ai_gateway: sim.aiGatewayUrl,
         },
-        probes: { code_suggestions: { timeout: '5s' }, health_check: { timeout: '10s' } },
+        probes: { code_suggestions: { timeout: '5s' }, health_check: { timeout: '10s' }, duo_chat: { timeout: '5s' } },
       },
     ],
   });

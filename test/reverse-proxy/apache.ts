@@ -10,6 +10,11 @@ export interface ApacheOptions {
   readonly http2: boolean;
   /** The WebSocket rules from GitLab's docs: `RewriteCond %{HTTP:Upgrade} =websocket [NC]` + `RewriteRule … wss://… [P,L]`. */
   readonly websocketRules: boolean;
+  /**
+   * The VirtualHost's `Timeout` in seconds (default 60): also how long the WebSocket tunnel of the
+   * RewriteRule [P] may stay silent (a `ProxyTimeout` there was seen to have no effect on it).
+   */
+  readonly timeout?: number;
 }
 
 const MODULES = '/usr/lib/apache2/modules';
@@ -64,7 +69,8 @@ Listen ${LOOPBACK}:${port} https
   SSLProxyCACertificateFile ${paths.backendCaFile}
   SSLProxyCheckPeerName on
   ProxyPreserveHost On
-  RequestHeader set X-Forwarded-Proto https
+  RequestHeader set X-Forwarded-Proto https${options.timeout === undefined ? '' : `
+  Timeout ${options.timeout}`}
 ${
   options.websocketRules
     ? `

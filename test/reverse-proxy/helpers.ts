@@ -29,7 +29,7 @@ import { createCa, issueLeaf, type TestCa, type TestCert } from '../helpers/tls.
 
 /** The external name clients use; the proxy's certificate is for it, the simulator's too. */
 export const PUBLIC_HOST = SIMULATOR_HOSTS.gitlab;
-export type InboundProbe = 'websocket_cable' | 'instance_http2';
+export type InboundProbe = 'websocket_cable' | 'instance_http2' | 'duo_chat';
 export const PROBE_TIMEOUT = '5s';
 
 /** The Debian binary, or an error naming the package to install (these tests never skip). */
@@ -59,8 +59,9 @@ export interface Backend {
   readonly backendPort: number;
 }
 
-export async function startBackend(): Promise<Backend> {
-  const sim = await startSimulator();
+/** `chatAnswerDelayMs`: how long the simulated Sidekiq takes to answer Duo Chat (duo_chat's rows). */
+export async function startBackend(options: { chatAnswerDelayMs?: number } = {}): Promise<Backend> {
+  const sim = await startSimulator(options);
   try {
     const ca = await createCa('reverse proxy test CA');
     const cert = await issueLeaf(ca, { dns: [PUBLIC_HOST] });

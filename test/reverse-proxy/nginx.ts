@@ -10,6 +10,8 @@ export interface NginxOptions {
   readonly http2: boolean;
   /** `proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade;` */
   readonly upgradeHeaders: boolean;
+  /** `proxy_read_timeout` (default 60s): how long an upgraded connection may stay silent from GitLab's side. */
+  readonly readTimeout?: string;
 }
 
 export interface NginxPaths {
@@ -54,7 +56,8 @@ http {
       proxy_ssl_trusted_certificate ${paths.backendCaFile};
       proxy_http_version 1.1;
       proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-Proto https;${
+      proxy_set_header X-Forwarded-Proto https;${options.readTimeout ? `
+      proxy_read_timeout ${options.readTimeout};` : ''}${
         options.upgradeHeaders
           ? `
       proxy_set_header Upgrade $http_upgrade;

@@ -1,5 +1,6 @@
 import type { Agent } from 'undici';
 import type { ExporterProbe, Simulator } from '../../src/simulator/index.js';
+import { chatOnce } from './chat-client.js';
 import { grpcHealth, grpcListTools, http2Get, openCable } from './clients.js';
 import { bearer, completionBody, graphql, httpRequest, negotiateAlpn } from './helpers.js';
 
@@ -48,6 +49,19 @@ export const JUDGES: Record<Exclude<ExporterProbe, 'proxy_env'>, Judge> = {
   async websocket_cable(sim) {
     const outcome = await openCable(sim, { token: sim.duoUserToken });
     return outcome.messages[0]?.type === 'welcome';
+  },
+  // Ask /help (or /reset before 17.5) as the web UI does; skipped like the exporter where Duo is off.
+  async duo_chat(sim, agent) {
+    if (!(await releaseAtLeast(sim, agent, 17, 2))) return true;
+    const settings = (await adminGet(sim, agent, '/api/v4/application/settings')) as { duo_features_enabled?: boolean } | undefined;
+    if (settings?.duo_features_enabled === false) return true;
+    const help = await releaseAtLeast(sim, agent, 17, 5);
+    const wanted = (m: { role: string; chunkId: number | null }) => (help ? m.role === 'ASSISTANT' && m.chunkId === null : m.role === 'USER');
+    const chat = await chatOnce(sim, agent, { content: help ? '/help' : '/reset', waitMs: 1000, until: wanted });
+    const requestId = chat.mutation?.requestId;
+    if (!requestId) return false;
+    const mine = chat.messages.filter((m) => m.requestId === requestId);
+    return mine.some(wanted);
   },
   async instance_http2(sim) {
     const answer = await http2Get(sim, '/-/health');

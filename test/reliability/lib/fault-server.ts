@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { seededRandom } from '../../../reliability/lib/prng.js';
 import { closeOnTestEnd, LOOPBACK, type KeyAndChain } from '../../helpers/servers.js';
+import { FaultChat } from './fault-chat.js';
 import { shapeKeyFor, type Shapes } from './shapes.js';
 
 /**
@@ -71,6 +72,7 @@ export async function startFaultServer(options: { cert: KeyAndChain; fault: AppF
   const sockets = new Set<Duplex>();
   const seen: FaultServer['seen'] = { host: 0, aigw: 0, grpc: 0, rest: 0, graphql: 0, other: 0, cable: 0 };
   let stormIndex = 0;
+  const chat = new FaultChat();
 
   const every = (ms: number, tick: () => boolean, until: Duplex | Res): void => {
     const timer = setInterval(() => {
@@ -155,6 +157,8 @@ export async function startFaultServer(options: { cert: KeyAndChain; fault: AppF
       case 'no_welcome':
         break;
     }
+    const chatAnswer = kind === 'graphql' ? chat.answer(body) : undefined;
+    if (chatAnswer !== undefined) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(chatAnswer));
     healthy(kind, method, path, body, res, shapes, req.headers.host ?? req.headers[':authority']);
   };
 
@@ -179,6 +183,7 @@ export async function startFaultServer(options: { cert: KeyAndChain; fault: AppF
       ws.on('error', () => undefined);
       if (fault === 'no_welcome') return;
       if (fault === 'huge_body') return ws.send('a'.repeat(1024 * 1024));
+      ws.on('message', (data) => chat.onCommand(ws, data.toString()));
       ws.send(JSON.stringify({ type: 'welcome' }));
     });
   };
