@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './core/errors.js';
 import { loadCloudflareRanges } from './net/cloudflare.js';
 import { buildReport, type Report } from './report/report.js';
 import { Limiter } from './runner/limiter.js';
 import { buildPlan, scheduled, type Plan } from './runner/plan.js';
 import { runProbe } from './runner/run-probe.js';
 import { ResultStore } from './runner/store.js';
-import type { Env } from './config/substitute.js';
+import type { Env } from './core/env.js';
 import { newDetector } from './runner/detector.js';
 
 export interface CheckOptions {

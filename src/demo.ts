@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { startApp, type App } from './app.js';
+import { parseDuration } from './config/duration.js';
 import { parseConfigText } from './config/load.js';
+import { PROBES } from './probes/index.js';
 import { exporterInstanceConfig, SCENARIOS, startSimulator, type Conditions, type ScenarioName, type Simulator } from './simulator/index.js';
 
 export interface DemoOptions {
@@ -22,9 +24,18 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
-// Short intervals so a newcomer sees every probe within seconds and a scenario switch within one
-// interval. The real defaults (docs/probes.md) are gentler on GitLab's quotas.
+// Short intervals so a newcomer sees every probe within seconds and a scenario switch within a
+// minute: a probe that runs less often than that by default gets DEMO_SCHEDULE (the 30s and 60s of
+// the network and inbound probes stay). The real defaults (docs/probes.md) are gentler on GitLab's quotas.
 const DEMO_SCHEDULE = { interval: '10s', timeout: '5s' };
+const DEMO_LONGEST_INTERVAL = '60s';
+
+/** The config's `defaults.probes` for the demo: DEMO_SCHEDULE for every probe slower than DEMO_LONGEST_INTERVAL. */
+function demoProbeSchedules(): Record<string, typeof DEMO_SCHEDULE> {
+  const longest = parseDuration(DEMO_LONGEST_INTERVAL)!;
+  const slower = PROBES.filter((p) => parseDuration(p.defaultInterval)! > longest);
+  return Object.fromEntries(slower.map((p) => [p.name, DEMO_SCHEDULE]));
+}
 
 /**
  * `demo`: the simulator and an exporter pointed at it. The simulator's CA goes to a private temp
@@ -38,7 +49,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     writeFileSync(caFile, simulator.caPem, { mode: 0o600 });
     const yaml = stringify({
       instances: [exporterInstanceConfig(simulator, caFile, 'simulator')],
-      defaults: { probes: Object.fromEntries(['health_check', 'code_suggestions', 'duo_workflow_tools', 'agent_platform_client', 'license', 'instance_settings', 'composite_identity', 'version', 'exporter_tokens'].map((p) => [p, DEMO_SCHEDULE])) },
+      defaults: { probes: demoProbeSchedules() },
       web: { listen_address: options.listenAddress },
     });
     const config = await parseConfigText(yaml, 'demo', { env: {} });

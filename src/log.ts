@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogFormat, LogLevel } from './config/schema.js';
+import { REDACTED } from './core/redact.js';
 import { escapeJsonText, hasUnsafeCharacters, visible } from './text/escape.js';
 import { stripUserinfo } from './text/url.js';
 
@@ -27,7 +28,7 @@ export function createLogger(options: LogOptions): Logger {
   return pino(
     {
       level: options.level,
-      redact: { paths: REDACT, censor: '<redacted>' },
+      redact: { paths: REDACT, censor: REDACTED },
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       // `"level":"warn"`, not `"level":40`: what log shippers and readers match on.

@@ -1,14 +1,16 @@
+// First: the probe catalog registers the probe names and schedules the config reads (config/probe-catalog.ts).
+import './probes/index.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startApp } from './app.js';
 import { addDemoCommands } from './demo-commands.js';
 import { runCheck } from './check.js';
 import type { Config, LogFormat, LogLevel } from './config/schema.js';
 import { loadConfig } from './config/source.js';
-import { ConfigError, ListenError } from './errors.js';
+import { ConfigError, ListenError } from './core/errors.js';
 import { createLogger } from './log.js';
 import { renderReport, type ReportFormat } from './report/render.js';
 import { shutdownSignal } from './signals.js';
-import { versionText } from './version.js';
+import { versionText } from './core/version.js';
 
 /** Exit codes of config.md: 0 ready/ok, 1 a required probe failed, 2 config or usage error. */
 export const EXIT = { ok: 0, notReady: 1, usage: 2 } as const;

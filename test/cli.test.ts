@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readRevision } from '../src/version.js';
+import { readRevision } from '../src/core/version.js';
 import { closedPort } from './helpers/ports.js';
 
 // The compiled launcher, exactly what `npx gitlab-duo-exporter` runs (the test command builds first).

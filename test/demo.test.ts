@@ -28,6 +28,9 @@ describe('demo', () => {
       const failing = report.instances[0]!.probes.filter((p) => p.status === 'fail').map((p) => `${p.name}: ${p.message}`);
       expect(failing).toEqual([]);
       expect(report.ready).toBe(true);
+      // A scenario switch shows within a minute: no probe keeps a slower default schedule here.
+      const slow = demo.app.plan().probes.filter((p) => p.settings.schedule.kind !== 'every' || p.settings.schedule.ms > 60_000).map((p) => p.probe.name);
+      expect(slow).toEqual([]);
 
       demo.simulator.setScenario('silent_mode_on');
       await waitFor(() => (demo.app.store.get('simulator', 'instance_settings')?.last?.success === false ? true : undefined), 'instance_settings to fail', 30_000);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../src/config/duration.js';
-import { latencyBuckets } from '../src/metrics/latency-buckets.js';
+import { latencyBuckets } from '../src/runner/latency-buckets.js';
 import { createMetrics } from '../src/metrics/registry.js';
 import { PROBES } from '../src/probes/index.js';
 import { ResultStore } from '../src/runner/store.js';

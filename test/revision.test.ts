@@ -9,7 +9,7 @@ import { createMetrics } from '../src/metrics/registry.js';
 import { parseCloudflareRanges } from '../src/net/cloudflare.js';
 import { buildPlan } from '../src/runner/plan.js';
 import { ResultStore } from '../src/runner/store.js';
-import { readRevision, REVISION, VERSION, versionText } from '../src/version.js';
+import { readRevision, REVISION, VERSION, versionText } from '../src/core/version.js';
 import { ROOT } from './assets/helpers.js';
 
 // Issue 14: the build records the source revision (scripts/revision.mjs → dist/revision.json);

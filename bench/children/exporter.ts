@@ -129,7 +129,6 @@ serveRequests({
         if (!last || Math.random() >= chance(p.probe.defaultInterval)) continue;
         const again = { ...last, finishedAt: Date.now(), durationSeconds: last.durationSeconds * (0.9 + Math.random() / 5) };
         recordQuietly(again);
-        app.metrics.probes.observe(again);
         changed++;
       }
       const started = performance.now();

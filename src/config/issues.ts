@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { PROBE_NAMES } from '../probes/index.js';
+import { probeNames } from './probe-catalog.js';
 import { keysAt, nearestKey } from './suggest.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -33,7 +33,7 @@ function unknownKeys(issue: z.core.$ZodIssueUnrecognizedKeys, schema: z.ZodType)
   const probes = issue.path.at(-1) === 'probes';
   return issue.keys.map((key) => {
     const near = nearestKey(key, known);
-    const hint = near !== undefined ? `; did you mean "${near}"?` : probes ? ` (probes are: ${PROBE_NAMES.join(', ')})` : known.length > 0 ? ` (known keys here: ${known.join(', ')})` : '';
+    const hint = near !== undefined ? `; did you mean "${near}"?` : probes ? ` (probes are: ${probeNames().join(', ')})` : known.length > 0 ? ` (known keys here: ${known.join(', ')})` : '';
     return `${formatPath([...issue.path, key])}: unknown key${hint}`;
   });
 }
@@ -41,7 +41,7 @@ function unknownKeys(issue: z.core.$ZodIssueUnrecognizedKeys, schema: z.ZodType)
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     const keys = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    return issue.path.at(-1) === 'probes' ? `${keys} (probes are: ${PROBE_NAMES.join(', ')})` : keys;
+    return issue.path.at(-1) === 'probes' ? `${keys} (probes are: ${probeNames().join(', ')})` : keys;
   }
   if (issue.code === 'invalid_value' && 'values' in issue) {
     return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;

@@ -1,14 +1,15 @@
 import { parseDocument } from 'yaml';
-import { ConfigError } from '../errors.js';
-import { scrub } from '../gitlab/text.js';
+import { ConfigError } from '../core/errors.js';
+import { scrub } from '../core/redact.js';
 import { loadCloudflareRangesFile } from '../net/cloudflare.js';
-import { PROBES } from '../probes/index.js';
+import { probeCatalog } from './probe-catalog.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { FileReadError, MAX_CONFIG_FILE_BYTES, MAX_PEM_FILE_BYTES, readBoundedFile } from './files.js';
+import { FileReadError, MAX_CONFIG_FILE_BYTES, MAX_PEM_FILE_BYTES, readBoundedFile } from '../core/files.js';
 import { formatZodIssues } from './issues.js';
 import { rawConfigSchema, type Config, type InstanceConfig, type ProbeOverride, type ProbeSettings, type RawConfig, type RawInstance, type TokenFile } from './schema.js';
 import { Secret } from './secret.js';
-import { substituteEnv, type Env } from './substitute.js';
+import type { Env } from '../core/env.js';
+import { substituteEnv } from './substitute.js';
 import { readableByOthers, readTokenFile } from './tokens.js';
 import { checkInstanceUrl } from './url.js';
 import { yamlIssue } from './yaml-errors.js';
@@ -22,7 +23,7 @@ export interface LoadOptions {
 /**
  * Reads, substitutes and validates a YAML config file. Rejects with a ConfigError listing every
  * problem. Every file (this one, token files, CA files, cloudflare_ranges_file) is read with
- * config/files.ts: asynchronously, regular files only, size-capped, within a deadline, so a FIFO
+ * core/files.ts: asynchronously, regular files only, size-capped, within a deadline, so a FIFO
  * or a device named in a config can neither freeze nor bloat the daemon (a reload is refused).
  */
 export async function loadConfigFile(path: string, options: LoadOptions = {}): Promise<Config> {
@@ -228,7 +229,7 @@ function resolveProbeSettings(
   issues: string[],
 ): Record<string, ProbeSettings> {
   const settings: Record<string, ProbeSettings> = {};
-  for (const probe of PROBES) {
+  for (const probe of probeCatalog()) {
     const merged = { ...defaults[probe.name], ...overrides[probe.name] };
     const schedule = merged.interval ?? { kind: 'every' as const, ms: parseDuration(probe.defaultInterval)! };
     const timeoutMs = merged.timeout ?? parseDuration(probe.defaultTimeout)!;

@@ -1,6 +1,6 @@
 import { validate as isValidCron } from 'node-cron';
 import { z } from 'zod';
-import { PROBE_NAMES } from '../probes/index.js';
+import { probeNames } from './probe-catalog.js';
 import type { Secret } from './secret.js';
 import { formatDuration, parseDuration } from './duration.js';
 
@@ -74,7 +74,8 @@ const probeOverride = z.strictObject({
 });
 export type ProbeOverride = z.output<typeof probeOverride>;
 
-const probeOverrides = z.partialRecord(z.enum(PROBE_NAMES), probeOverride).default({});
+// Lazy: the probe names are registered by the catalog after this module loads (probe-catalog.ts).
+const probeOverrides = z.lazy(() => z.partialRecord(z.enum(probeNames()), probeOverride)).default({});
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 

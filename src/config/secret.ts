@@ -1,6 +1,5 @@
 import { inspect } from 'node:util';
-
-const REDACTED = '<redacted>';
+import { REDACTED } from '../core/redact.js';
 
 /**
  * A token. It prints as `<redacted>` however it is turned into text (template string, JSON,

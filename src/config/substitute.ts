@@ -1,9 +1,9 @@
+import type { Env } from '../core/env.js';
+
 // `${NAME}` or `${NAME:-default}`; the default is literal text up to the first `}` (no nesting).
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 // A value that is nothing but a reference with an empty default.
 const ONLY_EMPTY_DEFAULT = /^\$\{[A-Za-z_][A-Za-z0-9_]*:-\}$/;
-
-export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in every string value of a parsed YAML document. Keys

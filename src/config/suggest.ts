@@ -55,15 +55,17 @@ interface SchemaDef {
   readonly keyType?: z.ZodType;
   readonly valueType?: z.ZodType;
   readonly entries?: Readonly<Record<string, string>>;
+  /** z.lazy's: the schema it stands for (the probe names are read when a config is). */
+  readonly getter?: () => z.ZodType;
 }
 
 const defOf = (schema: z.ZodType): SchemaDef => (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
 
-/** Through the wrappers that do not change the shape: default, optional, a transform's input. */
+/** Through the wrappers that do not change the shape: default, optional, lazy, a transform's input. */
 function unwrap(schema: z.ZodType): z.ZodType {
   let current = schema;
   for (let def = defOf(current); ; def = defOf(current)) {
-    const inner = def.type === 'pipe' ? def.in : def.innerType;
+    const inner = def.type === 'pipe' ? def.in : def.type === 'lazy' ? def.getter?.() : def.innerType;
     if (inner === undefined) return current;
     current = inner;
   }

@@ -1,4 +1,4 @@
-import { FileReadError, MAX_TOKEN_FILE_BYTES, readBoundedFile } from './files.js';
+import { FileReadError, MAX_TOKEN_FILE_BYTES, readBoundedFile } from '../core/files.js';
 import type { InstanceConfig, TokenFile } from './schema.js';
 import { Secret } from './secret.js';
 

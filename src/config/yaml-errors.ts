@@ -1,5 +1,5 @@
 import type { YAMLError } from 'yaml';
-import { REDACTED, scrub } from '../gitlab/text.js';
+import { REDACTED, scrub } from '../core/redact.js';
 import { visible } from '../text/escape.js';
 
 /**

@@ -1,8 +1,8 @@
 import type { InstanceConfig } from '../config/schema.js';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { instanceUrl, secretsOf } from './availability.js';
 import { header, type ApiResponse } from './request.js';
-import { quote } from './text.js';
+import { quote } from '../core/redact.js';
 
 /**
  * Whether an answer to `GET /api/v4/metadata` (after the `/api/v4/version` fallback) says that

@@ -1,7 +1,7 @@
 import type { InstanceConfig } from '../config/schema.js';
 import type { Secret } from '../config/secret.js';
-import { ProbeError } from '../errors.js';
-import type { Availability, TokenKind } from '../probes/types.js';
+import { ProbeError } from '../core/errors.js';
+import type { Availability, TokenKind } from '../core/run.js';
 
 /** How each token is named in config and what it must be able to do (status page, errors). */
 export const TOKEN_DESCRIPTIONS: Readonly<Record<TokenKind, string>> = {

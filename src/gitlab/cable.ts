@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import WebSocket, { type RawData } from 'ws';
-import { ProbeError, type FailureReason } from '../errors.js';
+import { ProbeError, type FailureReason } from '../core/errors.js';
 import { describeError } from '../net/abort.js';
-import { quote } from './text.js';
+import { quote } from '../core/redact.js';
 
 /** ActionCable's JSON protocol (rails `ActionCable::INTERNAL[:protocols]`). */
 export const CABLE_SUBPROTOCOL = 'actioncable-v1-json';

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, secretsOf, type Credential } from './availability.js';
 import { graphqlQuery } from './graphql-client.js';
 import { CAPABILITIES_QUERY, deploymentQuery } from './graphql.js';
 import type { ApiContext } from './request.js';
 import { getApplicationSettings, getMetadata, type ApplicationSettings } from './rest.js';
-import { quote } from './text.js';
+import { quote } from '../core/redact.js';
 import { parseVersion, type GitLabVersion } from './version.js';
 
 /**

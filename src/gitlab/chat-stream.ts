@@ -1,4 +1,4 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { readChatFrame, type ChatMessage } from './chat.js';
 
 /**

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { secretsOf, type Credential } from './availability.js';
 import { graphqlQuery, PERMISSION_ERROR_PREFIX } from './graphql-client.js';
 import { apiRequest, ensureOk, parseBody, type ApiContext } from './request.js';
-import { quote } from './text.js';
+import { quote } from '../core/redact.js';
 
 /**
  * Duo Chat as its clients speak it (docs/gitlab-compatibility.md, duo_chat): the GraphQL
@@ -41,7 +41,9 @@ const whoAmI = z.object({
 /** The token's user (the subscription needs its global id) and GitLab's version, in one query. */
 export async function chatUser(ctx: ApiContext, credential: Credential): Promise<ChatUser> {
   const data = await graphqlQuery(ctx, { document: '{ currentUser { id } metadata { version } }', credential, what: 'the Duo user and the GitLab version' }, whoAmI);
-  if (!data.currentUser) throw new ProbeError('auth', 'GraphQL has no current user for the duo_user_token: GitLab did not accept it (expired, revoked, or without read_api)');
+  // A refused token is a 401 before this; accepted but without api or read_api, GitLab resolves
+  // currentUser to null (GitlabSchema.unauthorized_field: graphql-ruby's nil).
+  if (!data.currentUser) throw new ProbeError('forbidden', "GraphQL shows no current user for the duo_user_token: it lacks read_api (or api), which currentUser needs and the chat subscription is addressed by");
   return { gid: data.currentUser.id, version: data.metadata?.version };
 }
 

@@ -1,6 +1,6 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { TOKEN_DESCRIPTIONS, type Credential } from './availability.js';
-import { quote } from './text.js';
+import { quote } from '../core/redact.js';
 
 /** What the status mapping needs to know about an answer. */
 export interface StatusContext {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { secretsOf, type Credential } from './availability.js';
 import { apiRequest, ensureOk, parseBody, type ApiContext } from './request.js';
-import { quote } from './text.js';
+import { quote } from '../core/redact.js';
 
 /** GitLab's answer when the caller may not read a field (it is not an HTTP 403). */
 export const PERMISSION_ERROR_PREFIX = 'The resource that you are attempting to access does not exist';

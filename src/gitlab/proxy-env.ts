@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { FileReadError, readBoundedFile } from '../config/files.js';
-import { ProbeError } from '../errors.js';
+import { FileReadError, readBoundedFile } from '../core/files.js';
+import { ProbeError } from '../core/errors.js';
 import type { ProxySettings } from '../net/options.js';
 
 /**
@@ -33,7 +33,7 @@ export async function readProxyEnv(dir: string, signal: AbortSignal): Promise<En
 
 /**
  * The file's content; undefined when it does not exist (the variable is unset). Read with
- * config/files.ts: the open cannot block (a FIFO or a device would otherwise hold one of libuv's
+ * core/files.ts: the open cannot block (a FIFO or a device would otherwise hold one of libuv's
  * four pool threads for good, and four such runs every file read and DNS lookup of the daemon), and
  * anything but a regular file is skipped as if unset.
  */

@@ -1,13 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
 import type { InstanceConfig } from '../config/schema.js';
-import { ProbeError, type FailureReason } from '../errors.js';
+import { ProbeError, type FailureReason } from '../core/errors.js';
 import type { ConnectContext } from '../net/connect.js';
 import { REQUEST_REASONS, timedRequest } from '../net/http-request.js';
-import type { Phase, Recorder } from '../probes/types.js';
+import type { Phase, Recorder } from '../core/run.js';
 import { instanceUrl, secretsOf, type Credential } from './availability.js';
 import { extractGitLabMessage, statusError } from './errors.js';
-import { quote } from './text.js';
+import { quote } from '../core/redact.js';
 
 /** The phases of a probe that calls the GitLab API (see `apiRecorder` for why `api`). */
 export const API_PHASES: readonly Phase[] = ['dns', 'connect', 'proxy_connect', 'tls', 'api'];

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { ConfigError, ListenError } from '../errors.js';
+import { ConfigError, ListenError } from '../core/errors.js';
 
 /** `[host]:port`, as --web.listen-address and web.listen_address take it (an empty host: every address). */
 export function parseListenAddress(address: string): { host: string | undefined; port: number } {

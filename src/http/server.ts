@@ -8,10 +8,11 @@ import type { Plan } from '../runner/plan.js';
 import type { RunNowAnswer } from '../runner/scheduler.js';
 import type { ResultStore } from '../runner/store.js';
 import { PROBE_NAMES } from '../probes/index.js';
-import { webConfigMiddleware } from './auth.js';
 import { sendBody } from './compress.js';
 import { renderStatusPage } from './status-page.js';
-import { createTlsServer, type WebConfigWatcher } from './tls-server.js';
+import { webConfigMiddleware } from './web/auth.js';
+import { createTlsServer } from './web/tls-server.js';
+import type { WebConfigWatcher } from './web/watcher.js';
 
 export interface HttpDeps {
   readonly metrics: ExporterMetrics;

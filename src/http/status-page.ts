@@ -1,4 +1,4 @@
-import { PHASES, type Phase } from '../probes/types.js';
+import { PHASES, type Phase } from '../core/run.js';
 import { probeHistory, type HistoryEntry } from '../report/history.js';
 import { DOCS_BASE_URL } from '../report/explain.js';
 import { buildReport, type InstanceReport, type ProbeReport } from '../report/report.js';

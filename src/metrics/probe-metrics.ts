@@ -1,12 +1,12 @@
 import type { Registry } from 'prom-client';
 import { CAPABILITY_NAMES, type InstanceEnvironment } from '../gitlab/deployment.js';
-import { declaredReasons, type Fact, type Phase } from '../probes/types.js';
+import { declaredReasons } from '../probes/types.js';
+import { type Fact, type Phase } from '../core/run.js';
 import { scheduled, type Plan, type PlannedProbe } from '../runner/plan.js';
 import type { ProbeResult } from '../runner/result.js';
-import { currentVersion, nextVersion, stateKey, type ProbeState, type ResultStore } from '../runner/store.js';
+import { currentVersion, type ProbeState, type ResultStore } from '../runner/store.js';
 import { CollectedMetric, perProbeFamily, wholeFamily, type ProbeView, type SetSeries } from './collected.js';
-import { FACT_FAMILIES, FACT_NAMES, type FactName } from './facts.js';
-import { latencyBuckets } from './latency-buckets.js';
+import { FACT_FAMILIES, FACT_NAMES, type FactName } from '../core/facts.js';
 
 type Labels = Record<string, string>;
 /** One probe's series of a family, from its plan entry and its state in the store. */
@@ -35,19 +35,6 @@ export interface MetricsSource {
 }
 
 const PROBE_LABELS = ['gitlab', 'probe'] as const;
-
-/**
- * A probe's latency histogram: per-bucket (not cumulative) counts, as prom-client keeps them, with
- * the bounds they were counted against (latency-buckets.ts: from the runs' timeout).
- */
-interface LatencyCounts {
-  readonly timeoutSeconds: number;
-  readonly bounds: readonly number[];
-  readonly buckets: number[];
-  sum: number;
-  count: number;
-  version: number;
-}
 
 const probeLabels = (p: PlannedProbe): Labels => ({ gitlab: p.instance.name, probe: p.probe.name });
 
@@ -81,18 +68,14 @@ interface Snapshot {
   readonly states: ProbeView;
   /** Those states, in the same order. */
   readonly stateList: readonly (ProbeState | undefined)[];
-  /** Scheduled probes with their latency histograms' stamps. */
-  readonly latency: ProbeView;
 }
 
 /**
  * The per-probe families of metrics.md, computed at scrape time from the plan and the result store
  * (so a scrape does no I/O and probes removed by a reload disappear), each probe's lines kept as
- * text until its state changes. Only the latency histogram is fed as runs finish, because its
- * buckets accumulate.
+ * text until its state changes. The latency histogram's counts are the store's too (runner/latency.ts).
  */
 export class ProbeMetrics {
-  readonly #latency = new Map<string, LatencyCounts>();
   readonly #registers: readonly Registry[];
   #snapshot: Snapshot | undefined;
 
@@ -125,33 +108,6 @@ export class ProbeMetrics {
   }
 
   /**
-   * Feeds the histogram; everything else is read from the store at scrape time. The buckets follow
-   * the run's timeout: a run under another timeout than the series was counted with (a reload
-   * changed it) starts the series afresh, so each series keeps one set of buckets all its life and
-   * Prometheus sees a counter reset, never buckets whose counts mean different things.
-   */
-  observe(result: ProbeResult): void {
-    const key = stateKey(result.instance, result.probe);
-    let counts = this.#latency.get(key);
-    if (counts?.timeoutSeconds !== result.timeoutSeconds) {
-      const bounds = latencyBuckets(result.timeoutSeconds);
-      counts = { timeoutSeconds: result.timeoutSeconds, bounds, buckets: bounds.map(() => 0), sum: 0, count: 0, version: 0 };
-      this.#latency.set(key, counts);
-    }
-    // A value on a bound counts in that bucket (le = "less or equal"), as in prom-client.
-    const bucket = counts.bounds.findIndex((bound) => result.durationSeconds <= bound);
-    if (bucket >= 0) counts.buckets[bucket]!++;
-    counts.sum += result.durationSeconds;
-    counts.count++;
-    counts.version = nextVersion();
-  }
-
-  /** Drops histogram series of probes a reload removed (the store drops the rest). */
-  forget(instance: string, probe: string): void {
-    this.#latency.delete(stateKey(instance, probe));
-  }
-
-  /**
    * The probes and their stamps, re-read only after a write to the store or a reload: every
    * family of a scrape shares one look-up per probe instead of one per family and probe.
    */
@@ -176,7 +132,6 @@ export class ProbeMetrics {
       planned,
       stateList,
       states: keep(last?.states, stateList.map((state) => state?.version ?? 0)),
-      latency: keep(last?.latency, probes.map((p) => this.#latency.get(p.key)?.version ?? 0)),
     };
     return this.#snapshot;
   }
@@ -287,9 +242,9 @@ export class ProbeMetrics {
   /** prom-client's histogram lines: cumulative `_bucket`s with `le` first, `+Inf`, `_sum`, `_count`. */
   #latencyHistogram(): void {
     const source = perProbeFamily({
-      view: () => this.#view().latency,
-      fill: (p, _i, set) => {
-        const counts = this.#latency.get(p.key);
+      view: () => this.#view().states,
+      fill: (p, i, set) => {
+        const counts = this.#view().stateList[i]?.latency;
         if (!counts) return;
         const labels = probeLabels(p);
         let cumulative = 0;

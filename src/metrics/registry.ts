@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Gauge, Registry, type Metric, type OpenMetricsContentType, type PrometheusContentType, type RegistryContentType } from 'prom-client';
-import { REVISION, VERSION } from '../version.js';
+import { REVISION, VERSION } from '../core/version.js';
 import { hasTextSeries } from './collected.js';
 import { escapeLabelValue, escapeString, familyHeader, labelPairs, valueString, type LabelSet } from './exposition.js';
 import { ProbeMetrics, type MetricsSource } from './probe-metrics.js';
@@ -33,6 +33,13 @@ const OPENMETRICS_END = Buffer.from('\n# EOF\n');
 
 export class ExpositionRegistry<T extends RegistryContentType> extends Registry<T> {
   readonly #shared = new WeakMap<LabelSet, string>();
+  /** Set through the public setDefaultLabels; prom-client keeps its own copy private. */
+  #defaultLabels = false;
+
+  override setDefaultLabels(labels: object): void {
+    this.#defaultLabels = Object.keys(labels).length > 0;
+    super.setDefaultLabels(labels);
+  }
 
   /**
    * The whole exposition as prom-client's metrics() would write it: families joined by a blank
@@ -41,7 +48,7 @@ export class ExpositionRegistry<T extends RegistryContentType> extends Registry<
    * families, handed to the socket without being copied into one 12 MB string or buffer.
    */
   async render(): Promise<Buffer[]> {
-    if (this.#hasDefaultLabels()) return [Buffer.from(await this.#stockMetrics())];
+    if (this.#defaultLabels) return [Buffer.from(await this.#stockMetrics())];
     const openMetrics = this.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
     const chunks: Buffer[] = [];
     for (const metric of this.getMetricsAsArray()) {
@@ -52,7 +59,7 @@ export class ExpositionRegistry<T extends RegistryContentType> extends Registry<
         chunks.push(Buffer.from(familyHeader(family, fields.help, fields.type)));
         metric.writeSeries(openMetrics && fields.type === 'counter' ? `${family}_total` : family, chunks);
       } else {
-        chunks.push(Buffer.from(await this.getMetricsAsString(metric as unknown as Metric)));
+        chunks.push(Buffer.from(await this.#renderMetric(metric as unknown as Metric)));
       }
     }
     chunks.push(openMetrics ? OPENMETRICS_END : NEWLINE);
@@ -78,17 +85,13 @@ export class ExpositionRegistry<T extends RegistryContentType> extends Registry<
     }
   }
 
-  #hasDefaultLabels(): boolean {
-    return Object.keys((this as unknown as { _defaultLabels: object })._defaultLabels).length > 0;
-  }
-
-  // Replaces prom-client's (undeclared) per-metric renderer, which metrics() calls for each metric.
-  async getMetricsAsString(metric: Metric & { getForPromString?: () => Promise<ExportedMetric> }): Promise<string> {
-    if (this.#hasDefaultLabels()) {
-      return (Registry.prototype as unknown as { getMetricsAsString(m: Metric): Promise<string> }).getMetricsAsString.call(this, metric);
-    }
+  /**
+   * One family of prom-client's metric objects (process and Node.js metrics, build info), from its
+   * public `get()`, written as prom-client's own renderer would write it.
+   */
+  async #renderMetric(metric: Metric): Promise<string> {
     const openMetrics = this.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
-    const exported = (typeof metric.getForPromString === 'function' ? await metric.getForPromString() : await metric.get()) as unknown as ExportedMetric;
+    const exported = (await metric.get()) as unknown as ExportedMetric;
     const family = familyName(exported.name, exported.type, openMetrics);
     const name = escapeString(family);
     const lines = [familyHeader(family, exported.help, exported.type)];

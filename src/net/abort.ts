@@ -1,4 +1,4 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 
 /**
  * Races `work` against the run's deadline. On abort, `cleanup` runs (destroy the socket, close

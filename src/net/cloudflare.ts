@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { MAX_RANGES_FILE_BYTES, readBoundedFile, readBoundedFileSync } from '../config/files.js';
+import { MAX_RANGES_FILE_BYTES, readBoundedFile, readBoundedFileSync } from '../core/files.js';
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -18,7 +18,7 @@ export const NO_RANGES: CloudflareRanges = { source: 'none', size: 0, contains: 
 
 /**
  * Reads and parses the table, synchronously (a plan is built synchronously). Bounded like every
- * file the exporter reads (config/files.ts): a regular file of at most MAX_RANGES_FILE_BYTES, and
+ * file the exporter reads (core/files.ts): a regular file of at most MAX_RANGES_FILE_BYTES, and
  * the open cannot block; the config loader has already checked the file, asynchronously, with
  * loadCloudflareRangesFile. Throws a FileReadError, or an Error naming a bad line.
  */

@@ -10,12 +10,12 @@ import {
   type SecureContext,
   type TLSSocket,
 } from 'node:tls';
-import { ProbeError, type FailureReason } from '../errors.js';
-import type { Recorder } from '../probes/types.js';
+import { ProbeError, type FailureReason } from '../core/errors.js';
+import type { Recorder } from '../core/run.js';
 import { asProbeError, describeError, untilDeadline } from './abort.js';
 import type { NetOptions, ProxySettings } from './options.js';
 import { describeProxy, shouldProxy } from './proxy.js';
-import { nameResolver } from './resolve.js';
+import { nameResolver } from './resolve/name-resolver.js';
 import { describePeer, type TlsPeer } from './tls-peer.js';
 
 export interface Endpoint {
@@ -107,7 +107,8 @@ async function resolveHost(host: string, port: number, ctx: ConnectContext): Pro
   const pinned = ctx.net.resolve.get(`${host}:${port}`) ?? ctx.net.resolve.get(`${bare}:${port}`);
   if (pinned) return [pinned];
   // /etc/hosts, then DNS through c-ares (cancelled at the deadline), then a bounded getaddrinfo:
-  // never dns.lookup directly, whose calls cannot be cancelled and hold libuv's pool (resolve.ts).
+  // never dns.lookup directly, whose calls cannot be cancelled and hold libuv's pool
+  // (resolve/name-resolver.ts).
   const found = await nameResolver().resolve(bare, ctx.signal);
   if (found.length === 0) throw new ProbeError('dns', `${bare} has no addresses`);
   return found;

@@ -1,6 +1,6 @@
 import { connect as http2Connect, constants as h2, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { asProbeError, untilDeadline } from './abort.js';
 
 /** What a unary gRPC call came back with; `body` is the framed response (empty on an error status). */

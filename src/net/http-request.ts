@@ -1,7 +1,7 @@
 import { request as http1Request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { connect as http2Connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import type { Readable } from 'node:stream';
-import { ProbeError, type FailureReason } from '../errors.js';
+import { ProbeError, type FailureReason } from '../core/errors.js';
 import { asProbeError, untilDeadline } from './abort.js';
 import { CONNECT_REASONS, openConnection, type ConnectContext, type Connection } from './connect.js';
 

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import type { Env } from '../config/substitute.js';
-import { ConfigError } from '../errors.js';
+import type { Env } from '../core/env.js';
+import { ConfigError } from '../core/errors.js';
 import type { ProxySettings } from './options.js';
 
 // Lower case first, as curl reads them; HTTP_PROXY is the fallback for every target.

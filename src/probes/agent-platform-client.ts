@@ -1,15 +1,16 @@
 import protobuf from 'protobufjs';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf } from '../gitlab/availability.js';
 import { API_REASONS, errorFor, parseBody, type ApiResponse } from '../gitlab/request.js';
 import { directAccessResponse, requestDirectAccess, type DirectAccess } from '../gitlab/rest.js';
-import { quote } from '../gitlab/text.js';
+import { quote } from '../core/redact.js';
 import { ALPN_H2_REASONS, openConnection, type Connection } from '../net/connect.js';
 import { frame, grpcUnary, unframe, type UnaryAnswer } from '../net/grpc-unary.js';
 import { splitHostPort } from './duo-workflow-service.js';
 import { agentPlatformUnused, REQUIRED } from './shared/relevance.js';
 import { noteInterception } from './shared/tls-facts.js';
-import { defineProbe, type Phase, type ProbeContext, type Recorder } from './types.js';
+import { defineProbe, type ProbeContext } from './types.js';
+import { type Phase, type Recorder } from '../core/run.js';
 
 const PATH = '/api/v4/ai/duo_workflows/direct_access';
 // The service's proto has no package line (contract.proto): its full name is `DuoWorkflow`.
@@ -40,6 +41,18 @@ export const agentPlatformClient = defineProbe({
   // answered another error; requirement_not_met: direct_access is off (404, flags before 18.7).
   reasons: [...API_REASONS, ...ALPN_H2_REASONS, 'grpc', 'requirement_not_met'],
   token: 'agent_platform',
+  // direct_access is a POST with no allow_access_with_scope: api only (ee/lib/api/ai/duo_workflows/workflows.rb).
+  scopes: [{ token: 'agent_platform', scope: 'api', accepted: ['api'] }],
+  alerts: { failing: 'GitLabDuoExchangeProbeFailed' },
+  advice: {
+    default:
+      'Let this host reach the Duo Workflow Service URL GitLab returns (duo-workflow-svc.runway.gitlab.net:443 or your own) over HTTP/2, through the proxy with CONNECT, as IDEs must.',
+    http_status:
+      'GitLab could not get a token from the Duo Workflow Service (its 400 names the gRPC code): 14 means the GitLab nodes cannot reach it (outbound gRPC, proxy env), 16 or 7 that it refuses the instance\u2019s Cloud Connector token (synchronise the subscription).',
+    grpc: 'The Duo Workflow Service refused the token GitLab minted: check that GitLab and the service agree (self-hosted: the same GitLab instance and Cloud Connector keys; the service\u2019s clock), and that the URL GitLab returns is the service GitLab asked for its token.',
+    http2_not_negotiated: 'A TLS-inspecting proxy or device answers with HTTP/1.1 only: exempt the Duo Workflow Service host from inspection so that HTTP/2 passes through.',
+    requirement_not_met: 'Turn on the Duo Agent Platform for the token\u2019s user (before 18.7 the duo_workflow / duo_agentic_chat feature flags), or disable this probe.',
+  },
   availability: (instance) => needsInstance(instance, 'agent_platform'),
   relevance: (env) => agentPlatformUnused(env) ?? REQUIRED,
   target: (instance) => (instance.url ? instanceUrl(instance, PATH).href : ''),

@@ -1,4 +1,4 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { REQUEST_REASONS, timedRequest } from '../net/http-request.js';
 import { recordHttpFacts } from './shared/http-facts.js';
 import { TLS_FACTS } from './shared/tls-facts.js';
@@ -20,6 +20,11 @@ export const aiGateway = defineProbe({
   phases: ['dns', 'connect', 'proxy_connect', 'tls', 'first_byte', 'transfer'],
   facts: ['gitlab_duo_http_status_code', 'gitlab_duo_http_version', ...TLS_FACTS],
   reasons: [...REQUEST_REASONS, 'http_status'],
+  alerts: { failing: 'GitLabDuoNetworkProbeFailed' },
+  advice: {
+    default: 'Check the AI gateway: /monitoring/ready answers 503 when its models or Cloud Connector keys are unusable; its logs say which.',
+  },
+  enablingHint: 'Set endpoints.ai_gateway to your self-hosted AI gateway\u2019s URL (Duo Self-Hosted or hybrid setups only).',
   availability: (instance) =>
     instance.endpoints.ai_gateway ? { enabled: true } : { enabled: false, why: 'endpoints.ai_gateway is not set (only Duo Self-Hosted or hybrid setups have one)' },
   // Configured for a cloud profile, it is checked and reported, but Duo does not depend on it.

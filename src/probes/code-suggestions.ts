@@ -1,10 +1,14 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, instanceUrl, needsInstance } from '../gitlab/availability.js';
 import { API_PHASES, API_REASONS, errorFor, header, parseBody, type ApiResponse } from '../gitlab/request.js';
 import { completionResponse, requestCompletion } from '../gitlab/rest.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
 const PATH = '/api/v4/code_suggestions/completions';
+
+// Completions go through Workhorse, not Rails: the classic failure is a proxy set for Rails only.
+const WORKHORSE =
+  'Give Workhorse the same proxy as Rails (gitlab_workhorse[\'env\']) and open outbound 443 to cloud.gitlab.com from every node; a 500 means Workhorse cannot reach the AI gateway.';
 
 /**
  * A real completion as a Duo-seated user, the way an IDE asks for one: instance → Workhorse →
@@ -22,6 +26,16 @@ export const codeSuggestions = defineProbe({
   reasons: [...API_REASONS, 'requirement_not_met'],
   facts: ['gitlab_duo_http_status_code'],
   token: 'duo_user',
+  // The completions POST accepts ai_features or api, not read_api (ee/lib/api/code_suggestions.rb:15).
+  scopes: [{ token: 'duo_user', scope: 'ai_features', accepted: ['ai_features', 'api'] }],
+  alerts: { failing: 'GitLabDuoExchangeProbeFailed' },
+  advice: {
+    default: WORKHORSE,
+    http_status: WORKHORSE,
+    timeout: WORKHORSE,
+    requirement_not_met: 'Set a default GitLab Duo group in the Duo user\u2019s preferences (Code Suggestions needs one when the user has seats in several groups).',
+    unexpected_response: 'The model answered with no text: check the AI gateway and model (for Duo Self-Hosted, the model server\u2019s logs).',
+  },
   availability: (instance) => needsInstance(instance, 'duo_user'),
   target: (instance) => (instance.url ? instanceUrl(instance, PATH).href : ''),
   async run(ctx: ProbeContext) {

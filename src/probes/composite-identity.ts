@@ -1,10 +1,10 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf, type Credential } from '../gitlab/availability.js';
 import type { InstanceEnvironment } from '../gitlab/deployment.js';
 import { queryServiceAccountUser } from '../gitlab/queries.js';
 import { API_PHASES, API_REASONS, type ApiContext } from '../gitlab/request.js';
 import { listServiceAccounts, type ServiceAccountSummary } from '../gitlab/rest.js';
-import { quote } from '../gitlab/text.js';
+import { quote } from '../core/redact.js';
 import { versionLabel } from '../gitlab/version.js';
 import { agentPlatformUnused, REQUIRED } from './shared/relevance.js';
 import { defineProbe, type ProbeContext, type Relevance } from './types.js';
@@ -38,6 +38,10 @@ export const compositeIdentity = defineProbe({
   reasons: [...API_REASONS, 'requirement_not_met'],
   facts: ['gitlab_duo_composite_identity_enabled'],
   token: 'admin',
+  alerts: { failing: 'GitLabDuoSettingsProbeFailed', byReason: { requirement_not_met: 'GitLabDuoCompositeIdentityDisabled' } },
+  advice: {
+    default: 'In Admin > GitLab Duo, use Turn on composite identity (it creates the duo-developer service account), and unblock that account if it is blocked.',
+  },
   availability: (instance) => needsInstance(instance, 'admin'),
   relevance: (env) => observable(env) ?? agentPlatformUnused(env) ?? REQUIRED,
   target: (instance) => (instance.url ? instanceUrl(instance, '/api/v4/service_accounts').href : ''),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { InstanceConfig } from '../config/schema.js';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf, TOKEN_DESCRIPTIONS } from '../gitlab/availability.js';
 import { CABLE_REASONS, openCable, type CableSession } from '../gitlab/cable.js';
 import { askChat, chatSubscription, chatUser, isFinalAnswer, unsubscribeCommand, type ChatMessage } from '../gitlab/chat.js';
@@ -10,7 +10,8 @@ import { API_REASONS } from '../gitlab/request.js';
 import { atLeast, parseVersion } from '../gitlab/version.js';
 import { raceAbort, untilDeadline } from '../net/abort.js';
 import { CONNECT_REASONS, openConnection } from '../net/connect.js';
-import { defineProbe, type Phase, type ProbeContext, type Recorder, type Relevance } from './types.js';
+import { defineProbe, type ProbeContext, type Relevance } from './types.js';
+import { type Phase, type Recorder } from '../core/run.js';
 
 /**
  * What the web UI and the IDE extensions do to chat, from the client's side: subscribe to
@@ -35,6 +36,23 @@ export const duoChat = defineProbe({
   // forbidden/rate_limited for GitLab refusing the question; unexpected_response for an error answer.
   reasons: [...new Set([...CONNECT_REASONS, ...CABLE_REASONS, ...API_REASONS, 'unexpected_response' as const])],
   token: 'duo_user',
+  // currentUser needs api or read_api (app/graphql/types/base_field.rb:27); the aiAction mutation
+  // api or ai_features (ee/app/graphql/ee/types/mutation_type.rb:255).
+  scopes: [
+    { token: 'duo_user', scope: 'read_api', accepted: ['read_api', 'api'] },
+    { token: 'duo_user', scope: 'ai_features', accepted: ['ai_features', 'api'] },
+  ],
+  alerts: { failing: 'GitLabDuoChatNotAnswering' },
+  advice: {
+    default: 'Ask Duo Chat /help in the web UI as the Duo user: the message names the step that failed (subscription, question, stream, answer).',
+    websocket_protocol:
+      'The answer does not stream back over /-/cable: every proxy in front of GitLab must relay WebSocket frames as they come (no response buffering or inspection of upgraded connections) and keep idle WebSockets open longer than an answer takes (nginx proxy_read_timeout, Apache Timeout / ProxyTimeout of 60 s or more).',
+    forbidden: 'GitLab refused the question: give the Duo user a seat that includes Duo Chat (or Duo Core), and a token with ai_features (or api) and read_api.',
+    rate_limited: 'The Duo user spent its ai_action budget (160 per 8 hours by default): lengthen the duo_chat interval, use a dedicated probe user, or raise ai_action_api_rate_limit.',
+    timeout: 'The question was echoed but not answered: check that Sidekiq runs and processes the llm queue (Llm::CompletionWorker) and is not far behind.',
+    unexpected_response: 'Duo Chat answered with an error: the message quotes it; check the Sidekiq and llm logs for that request id.',
+    auth: 'GitLab refused the Duo user\u2019s token on /-/cable or on the subscription: create a new token for the exporter\u2019s Duo user and update duo_user_token.',
+  },
   availability: (instance) => needsInstance(instance, 'duo_user'),
   relevance: (env) => chatRelevance(env),
   target: (instance) => (instance.url ? cableUrl(instance).href : ''),

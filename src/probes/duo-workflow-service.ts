@@ -1,5 +1,5 @@
 import { DEFAULT_ENDPOINTS } from '../config/defaults.js';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { ALPN_H2_REASONS, CONNECT_REASONS, openConnection } from '../net/connect.js';
 import { grpcHealthCheck, SERVING_STATUSES, type HealthAnswer } from '../net/grpc-health.js';
 import type { TLSSocket } from 'node:tls';
@@ -23,6 +23,12 @@ export const duoWorkflowService = defineProbe({
   facts: ['gitlab_duo_http_version', ...TLS_FACTS, 'gitlab_duo_grpc_status_code', 'gitlab_duo_grpc_serving_status'],
   // `grpc`: the health call itself (net/grpc-health.ts) and a status that does not prove the path.
   reasons: [...CONNECT_REASONS, ...ALPN_H2_REASONS, 'grpc'],
+  alerts: { failing: 'GitLabDuoNetworkProbeFailed' },
+  advice: {
+    default: 'Allow HTTP/2 (ALPN h2) to duo-workflow-svc.runway.gitlab.net:443, through the proxy with CONNECT; it is not behind Cloudflare, so Cloudflare\u2019s ranges do not cover it.',
+    http2_not_negotiated: 'A TLS-inspecting proxy or device answers with HTTP/1.1 only: exempt duo-workflow-svc.runway.gitlab.net from inspection so that HTTP/2 passes through.',
+    grpc: 'HTTP/2 does not pass through intact: the proxy must tunnel (CONNECT) to duo-workflow-svc.runway.gitlab.net:443 without terminating TLS.',
+  },
   availability: () => ({ enabled: true }),
   // Self-hosted setups run their own service; only a configured endpoint is probed there.
   relevance: (env, instance) =>

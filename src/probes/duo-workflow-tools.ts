@@ -1,4 +1,4 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, instanceUrl, needsInstance } from '../gitlab/availability.js';
 import { API_PHASES, API_REASONS, errorFor, parseBody, type ApiResponse } from '../gitlab/request.js';
 import { requestWorkflowTools, workflowToolsResponse } from '../gitlab/rest.js';
@@ -26,6 +26,14 @@ export const duoWorkflowTools = defineProbe({
   reasons: [...API_REASONS, 'requirement_not_met', 'grpc'],
   facts: ['gitlab_duo_http_status_code'],
   token: 'duo_user',
+  // list_tools accepts api or read_api, not ai_features (ee/lib/api/ai/duo_workflows/workflows.rb).
+  scopes: [{ token: 'duo_user', scope: 'read_api', accepted: ['read_api', 'api'] }],
+  alerts: { failing: 'GitLabDuoExchangeProbeFailed' },
+  advice: {
+    default:
+      'Let the GitLab nodes reach duo-workflow-svc.runway.gitlab.net:443 over HTTP/2; Ruby gRPC only reads the lower-case grpc_proxy, https_proxy and no_proxy variables.',
+    requirement_not_met: 'This GitLab has no list_tools endpoint or the Agent Platform is not available to the user: upgrade GitLab, turn on composite identity, or disable this probe.',
+  },
   availability: (instance) => needsInstance(instance, 'duo_user'),
   relevance: (env) => agentPlatformUnused(env) ?? REQUIRED,
   target: (instance) => (instance.url ? instanceUrl(instance, PATH).href : ''),

@@ -1,10 +1,11 @@
-import { ProbeError, type FailureReason } from '../errors.js';
+import { ProbeError, type FailureReason } from '../core/errors.js';
 import { credential, instanceUrl, needsAnyToken, secretsOf, type Credential } from '../gitlab/availability.js';
 import { API_PHASES, API_REASONS, errorFor, parseBody, type ApiResponse } from '../gitlab/request.js';
 import { requestTokenSelf, tokenSelfResponse, type TokenSelf } from '../gitlab/rest.js';
-import { joinCapped, quote } from '../gitlab/text.js';
+import { joinCapped, quote } from '../core/redact.js';
 import { adminModeMissing, describeNeed, missingScopes, scopeNeeds } from './shared/token-scopes.js';
-import { defineProbe, type ProbeContext, type TokenKind } from './types.js';
+import { defineProbe, type ProbeContext, type ProbeDefinition } from './types.js';
+import { type TokenKind } from '../core/run.js';
 
 const PATH = '/api/v4/personal_access_tokens/self';
 const DAY_MS = 86_400_000;
@@ -26,42 +27,55 @@ interface TokenVerdict {
 }
 
 /**
- * The exporter's own tokens, each in the same run: GitLab's details of the token
+ * The exporter's own tokens, each in the same run (the catalog, given by src/probes/index.ts, says
+ * which scopes the probes that run here need): GitLab's details of the token
  * (`GET /api/v4/personal_access_tokens/self`) give when it expires and its scopes. An expired
  * admin token otherwise only shows as every admin probe failing with `auth`; here it is announced
  * weeks ahead (gitlab_duo_token_expiry_timestamp_seconds), and a missing scope is named.
  */
-export const exporterTokens = defineProbe({
-  name: 'exporter_tokens',
-  group: 'settings',
-  proves: "the exporter's own GitLab tokens are accepted and have the scopes its probes need; exports when each expires",
-  defaultInterval: '1h',
-  defaultTimeout: '20s',
-  // An expired or refused token already fails the probes that use it.
-  required: false,
-  phases: API_PHASES,
-  facts: ['gitlab_duo_token_expiry_timestamp_seconds', 'gitlab_duo_token_scopes_ok'],
-  // auth: a token refused or revoked; requirement_not_met: a scope missing.
-  reasons: [...API_REASONS, 'requirement_not_met'],
-  // Every configured token is checked; `admin` names the one the enabling hint asks for, as for `version`.
-  token: 'admin',
-  availability: (instance) => needsAnyToken(instance),
-  target: (instance) => (instance.url ? instanceUrl(instance, PATH).href : ''),
-  async run(ctx: ProbeContext) {
-    const verdicts: TokenVerdict[] = [];
-    for (const kind of KINDS) {
-      const verdict = await checkToken(ctx, kind);
-      if (verdict) verdicts.push(verdict);
-    }
-    const problems = verdicts.flatMap((v) => (v.problem ? [v.problem] : []));
-    if (problems.length === 0) ctx.record.note(summary(verdicts));
-    for (const v of verdicts) ctx.record.note(v.line);
-    if (problems.length > 0) throw combined(problems);
-  },
-});
+export function exporterTokens(catalog: () => readonly ProbeDefinition[]) {
+  return defineProbe({
+    name: 'exporter_tokens',
+    group: 'settings',
+    proves: "the exporter's own GitLab tokens are accepted and have the scopes its probes need; exports when each expires",
+    defaultInterval: '1h',
+    defaultTimeout: '20s',
+    // An expired or refused token already fails the probes that use it.
+    required: false,
+    phases: API_PHASES,
+    facts: ['gitlab_duo_token_expiry_timestamp_seconds', 'gitlab_duo_token_scopes_ok'],
+    // auth: a token refused or revoked; requirement_not_met: a scope missing.
+    reasons: [...API_REASONS, 'requirement_not_met'],
+    // Every configured token is checked; `admin` names the one the enabling hint asks for, as for `version`.
+    token: 'admin',
+    alerts: { failing: 'GitLabDuoSettingsProbeFailed', byReason: { requirement_not_met: 'GitLabDuoExporterTokenScopeMissing' } },
+    advice: {
+      default: 'Give the exporter tokens GitLab accepts, with the scopes of docs/deployment.md#tokens; the message names the token and what is wrong with it.',
+      auth: 'The token the message names was refused (expired, revoked or unknown) or its file could not be read: create a new token with the same scopes for the same user and write it to the token file.',
+      forbidden: 'GitLab refuses API access to the token\u2019s user (blocked, deactivated, or terms not accepted): unblock the user in Admin > Users, or use another dedicated user.',
+      requirement_not_met:
+        'Create a new token with the scopes the message names (admin: read_api + admin_mode; Duo user: ai_features + read_api) and replace the token file: scopes cannot be added to an existing token.',
+    },
+    availability: (instance) => needsAnyToken(instance),
+    target: (instance) => (instance.url ? instanceUrl(instance, PATH).href : ''),
+    run: (ctx: ProbeContext) => runTokens(ctx, catalog()),
+  });
+}
+
+async function runTokens(ctx: ProbeContext, catalog: readonly ProbeDefinition[]): Promise<void> {
+  const verdicts: TokenVerdict[] = [];
+  for (const kind of KINDS) {
+    const verdict = await checkToken(ctx, kind, catalog);
+    if (verdict) verdicts.push(verdict);
+  }
+  const problems = verdicts.flatMap((v) => (v.problem ? [v.problem] : []));
+  if (problems.length === 0) ctx.record.note(summary(verdicts));
+  for (const v of verdicts) ctx.record.note(v.line);
+  if (problems.length > 0) throw combined(problems);
+}
 
 /** One token: undefined when it is not configured. A connection failure ends the whole run. */
-async function checkToken(ctx: ProbeContext, kind: TokenKind): Promise<TokenVerdict | undefined> {
+async function checkToken(ctx: ProbeContext, kind: TokenKind, catalog: readonly ProbeDefinition[]): Promise<TokenVerdict | undefined> {
   const setting = TOKEN_SETTINGS[kind];
   let token: Credential | undefined;
   try {
@@ -73,7 +87,7 @@ async function checkToken(ctx: ProbeContext, kind: TokenKind): Promise<TokenVerd
   }
   if (!token) return undefined;
   const res = await requestTokenSelf(ctx, token);
-  if (res.status >= 200 && res.status < 300) return judge(ctx, token, parseBody(res, tokenSelfResponse, "a token's details ({scopes, expires_at})", secretsOf(ctx.instance)));
+  if (res.status >= 200 && res.status < 300) return judge(ctx, token, catalog, parseBody(res, tokenSelfResponse, "a token's details ({scopes, expires_at})", secretsOf(ctx.instance)));
   const unreadable = notShown(res);
   if (unreadable) return { kind, line: `${setting}: ${unreadable}` };
   const problem = errorFor(res);
@@ -95,7 +109,7 @@ function notShown(res: ApiResponse): string | undefined {
 }
 
 /** A token GitLab accepted: its expiry exported, its scopes judged against what the probes need. */
-async function judge(ctx: ProbeContext, token: Credential, details: TokenSelf): Promise<TokenVerdict> {
+async function judge(ctx: ProbeContext, token: Credential, catalog: readonly ProbeDefinition[], details: TokenSelf): Promise<TokenVerdict> {
   const { kind } = token;
   const setting = TOKEN_SETTINGS[kind];
   const secrets = secretsOf(ctx.instance);
@@ -107,7 +121,7 @@ async function judge(ctx: ProbeContext, token: Credential, details: TokenSelf): 
     const state = details.revoked === true ? 'revoked' : 'not active';
     return { kind, line: `${setting}: GitLab reports it ${state}; ${when}`, problem: new ProbeError('auth', `${setting} is ${state} (GitLab's own details of the token say so): create a new one`), expiry };
   }
-  const { text, missing, judged } = await scopesVerdict(ctx, token, details.scopes);
+  const { text, missing, judged } = await scopesVerdict(ctx, token, details.scopes, catalog);
   const line = `${setting}: ${when}; ${text}`;
   const read = { scopesJudged: judged };
   if (missing.length === 0) return { kind, line, expiry, read };
@@ -115,11 +129,11 @@ async function judge(ctx: ProbeContext, token: Credential, details: TokenSelf): 
 }
 
 /** The scope verdict of one token, exported as gitlab_duo_token_scopes_ok. */
-async function scopesVerdict(ctx: ProbeContext, token: Credential, scopes: readonly string[]): Promise<{ text: string; missing: string[]; judged: boolean }> {
+async function scopesVerdict(ctx: ProbeContext, token: Credential, scopes: readonly string[], catalog: readonly ProbeDefinition[]): Promise<{ text: string; missing: string[]; judged: boolean }> {
   const shown = `scopes ${quote(scopes.join(', '), secretsOf(ctx.instance), 200) || '(none)'}`;
   // A granular token has permissions instead of scopes (lib/gitlab/auth.rb GRANULAR_SCOPE): not judged.
   if (scopes.includes('granular')) return { text: `${shown}: a granular token, whose permissions are not scopes, so they are not judged`, missing: [], judged: false };
-  const needs = scopeNeeds(ctx, token.kind);
+  const needs = scopeNeeds(ctx, token.kind, catalog);
   const missing = missingScopes(scopes, needs).map(describeNeed);
   let adminMode = '';
   if (token.kind === 'admin' && !scopes.includes('admin_mode')) {

@@ -1,4 +1,4 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf } from '../gitlab/availability.js';
 import { GraphQLFieldMissingError } from '../gitlab/graphql-client.js';
 import { queryCloudConnectorStatus, type CloudConnectorProbeResult, type CloudConnectorStatus } from '../gitlab/queries.js';
@@ -6,7 +6,7 @@ import { atLeast, versionLabel } from '../gitlab/version.js';
 import { verdictFor } from './health-check-verdict.js';
 import { REQUIRED } from './shared/relevance.js';
 import { API_PHASES, API_REASONS } from '../gitlab/request.js';
-import { joinCapped, quote, scrub } from '../gitlab/text.js';
+import { joinCapped, quote, scrub } from '../core/redact.js';
 import type { ApiContext } from '../gitlab/request.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
@@ -50,6 +50,12 @@ export const healthCheck = defineProbe({
     'gitlab_duo_access_token_expiry_timestamp_seconds',
   ],
   token: 'admin',
+  alerts: { failing: 'GitLabDuoSyncProbeFailed', byReason: { requirement_not_met: 'GitLabDuoHealthCheckFailed' } },
+  advice: {
+    default: 'One of GitLab\u2019s own checks fails (the message names it): fix it as its runbook section says, then run the health check again in Admin > GitLab Duo.',
+    timeout: 'GitLab\u2019s health check makes several slow calls from the server: give the health_check probe a timeout of at least 20 s.',
+    unexpected_response: 'The health check API (cloudConnectorStatus) needs GitLab 17.3 or later: upgrade GitLab or disable this probe.',
+  },
   availability: (instance) => needsInstance(instance, 'admin'),
   relevance: (env) => {
     const version = env.capabilities?.version;

@@ -1,3 +1,4 @@
+import { registerProbeCatalog } from '../config/probe-catalog.js';
 import { agentPlatformClient } from './agent-platform-client.js';
 import { aiGateway } from './ai-gateway.js';
 import { cloudConnector } from './cloud-connector.js';
@@ -37,13 +38,17 @@ export const PROBES: readonly ProbeDefinition[] = [
   instanceSettings,
   compositeIdentity,
   version,
-  exporterTokens,
+  // It judges the tokens against the scopes the other probes declare.
+  exporterTokens(() => PROBES),
   proxyEnv,
 ];
 
 // Typed as plain strings on purpose: the config schema is built from this list, and the probe
 // definitions' types refer to the config's types, so literal types here would be circular.
 export const PROBE_NAMES = PROBES.map((p) => p.name) as [string, ...string[]];
+
+// The config's `probes:` keys and default schedules come from here (config/probe-catalog.ts).
+registerProbeCatalog(PROBES);
 
 export function findProbe(name: string): ProbeDefinition | undefined {
   return PROBES.find((p) => p.name === name);

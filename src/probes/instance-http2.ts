@@ -1,4 +1,4 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { ALPN_H2_REASONS } from '../net/connect.js';
 import { BodyTooLargeError, REQUEST_REASONS, timedRequest, type TimedResponse } from '../net/http-request.js';
 import { instanceUrl, needsInstance } from '../gitlab/availability.js';
@@ -27,6 +27,12 @@ export const instanceHttp2 = defineProbe({
   facts: ['gitlab_duo_http_version', 'gitlab_duo_http_status_code', ...TLS_FACTS],
   // `unexpected_response` only for a body past its cap: any other broken request is the verdict.
   reasons: [...REQUEST_REASONS, ...ALPN_H2_REASONS],
+  alerts: { failing: 'GitLabDuoInstanceUnreachable', byReason: { http2_not_negotiated: 'GitLabDuoHTTP2Downgraded' } },
+  advice: {
+    default: 'Fix the path from the exporter to the instance\u2019s external URL (load balancer, NGINX, certificate).',
+    http2_not_negotiated:
+      'Enable HTTP/2 on every TLS hop in front of GitLab (load balancer, external NGINX, Apache mod_http2) and keep nginx[\'http2_enabled\'] on in gitlab.rb.',
+  },
   availability: (instance) => needsInstance(instance),
   relevance: () => ({
     use: 'optional',

@@ -1,9 +1,9 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf } from '../gitlab/availability.js';
 import { API_PHASES, API_REASONS } from '../gitlab/request.js';
 import { getApplicationSettings, type ApplicationSettings } from '../gitlab/rest.js';
-import { quote } from '../gitlab/text.js';
-import type { FactName } from '../metrics/facts.js';
+import { quote } from '../core/redact.js';
+import type { FactName } from '../core/facts.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
 const AVAILABILITIES = ['default_on', 'default_off', 'never_on'] as const;
@@ -30,6 +30,10 @@ export const instanceSettings = defineProbe({
     'gitlab_duo_agent_platform_enabled',
   ],
   token: 'admin',
+  alerts: { failing: 'GitLabDuoSettingsProbeFailed' },
+  advice: {
+    default: 'Turn Silent Mode off and GitLab Duo on (availability default_on) in the Admin area, as the message says.',
+  },
   availability: (instance) => needsInstance(instance, 'admin'),
   target: (instance) => (instance.url ? instanceUrl(instance, '/api/v4/application/settings').href : ''),
   async run(ctx: ProbeContext) {

@@ -1,9 +1,9 @@
 import { formatDuration } from '../config/duration.js';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, instanceUrl, needsInstance, secretsOf } from '../gitlab/availability.js';
 import { queryCurrentLicense, type CurrentLicense } from '../gitlab/queries.js';
 import { API_PHASES, API_REASONS } from '../gitlab/request.js';
-import { joinCapped, labelValue, quote, scrub } from '../gitlab/text.js';
+import { joinCapped, labelValue, quote, scrub } from '../core/redact.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
 /** The `type` label's closed set (metrics.md). */
@@ -28,6 +28,10 @@ export const license = defineProbe({
   reasons: [...API_REASONS, 'requirement_not_met'],
   facts: ['gitlab_duo_license_info', 'gitlab_duo_license_last_sync_timestamp_seconds', 'gitlab_duo_license_expiry_timestamp_seconds'],
   token: 'admin',
+  alerts: { failing: 'GitLabDuoSyncProbeFailed' },
+  advice: {
+    default: 'Activate the subscription with an activation code (online cloud licence), let Sidekiq reach customers.gitlab.com for the daily sync, then synchronise it in Admin > Subscription.',
+  },
   availability: (instance) => needsInstance(instance, 'admin'),
   target: (instance) => (instance.url ? instanceUrl(instance, '/api/graphql').href : ''),
   async run(ctx: ProbeContext) {

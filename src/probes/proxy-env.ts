@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { asProbeError, timeoutError } from '../net/abort.js';
 import { effective, exporterProxy, PROXY_VARIABLES, readProxyEnv, type EnvValues } from '../gitlab/proxy-env.js';
-import { joinCapped } from '../gitlab/text.js';
+import { joinCapped } from '../core/redact.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
 /**
@@ -23,6 +23,14 @@ export const proxyEnv = defineProbe({
   // No network, no token: a difference (or an env file too large to be a setting), else the
   // implicit ones (a read cut off by the deadline, a file it may not read).
   reasons: ['requirement_not_met'],
+  alerts: { failing: 'GitLabDuoNodeProbeFailed', byReason: { requirement_not_met: 'GitLabDuoProxyEnvInconsistent' } },
+  advice: {
+    default:
+      'Set the same proxy variables, in lower case too, in gitlab_rails[\'env\'] and gitlab_workhorse[\'env\'] in /etc/gitlab/gitlab.rb on every node, run gitlab-ctl reconfigure, and give the exporter the same proxy.',
+    internal: 'Let the exporter\u2019s user read the env folders, or point proxy_env.rails_env_dir and proxy_env.workhorse_env_dir at the right ones.',
+  },
+  enablingHint:
+    'Run the exporter on an Omnibus GitLab node (where /opt/gitlab/etc/gitlab-rails/env and gitlab-workhorse/env exist), or point proxy_env.rails_env_dir and proxy_env.workhorse_env_dir at them.',
   availability: (instance) =>
     existsSync(instance.proxy_env.rails_env_dir) && existsSync(instance.proxy_env.workhorse_env_dir)
       ? { enabled: true }

@@ -1,58 +1,42 @@
 import type { Logger } from 'pino';
-import { FAILURE_REASONS, IMPLICIT_REASONS, type FailureReason } from '../errors.js';
+import { FAILURE_REASONS, IMPLICIT_REASONS, type FailureReason } from '../core/errors.js';
 import type { InstanceConfig } from '../config/schema.js';
 import type { NetOptions } from '../net/options.js';
-import type { FactName } from '../metrics/facts.js';
+import type { FactName } from '../core/facts.js';
+import type { Availability, Phase, Recorder, TokenKind } from '../core/run.js';
 import type { InstanceEnvironment } from '../gitlab/deployment.js';
 
-/** Phases of metrics.md; a probe lists the ones it has and the runner pre-sets them to 0. */
-export const PHASES = [
-  'dns',
-  'connect',
-  'proxy_connect',
-  'tls',
-  'first_byte',
-  'transfer',
-  'upgrade',
-  'welcome',
-  'grpc',
-  'api',
-  // duo_chat: the subscription's confirmation, then the streamed answer's start and end.
-  'subscribe',
-  'first_chunk',
-  'complete',
-] as const;
-export type Phase = (typeof PHASES)[number];
-
-export type ProbeGroup = 'network' | 'inbound' | 'sync' | 'exchange' | 'settings' | 'node';
-
-/** Which token a probe needs, so a skipped probe can say what would enable it. */
-export type TokenKind = 'admin' | 'duo_user' | 'agent_platform';
-
-/** A probe fact: one sample of a family declared in metrics/facts.ts. */
-export interface Fact {
-  readonly name: FactName;
-  /**
-   * Extra labels beyond `gitlab` (and `probe` where the family has it); values from closed sets
-   * only, but for `gitlab_duo_tls_peer_info`'s certificate names (bounded, see metrics/facts.ts).
-   */
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly value: number;
+/** One scope a probe needs of one of the exporter's tokens. */
+export interface ScopeNeed {
+  readonly token: TokenKind;
+  /** The scope the exporter's docs ask for. */
+  readonly scope: string;
+  /** Scopes GitLab accepts for it: `api` covers every API request (lib/api/api.rb:53-54). */
+  readonly accepted: readonly string[];
 }
 
 /**
- * Collects what a run measured. Owned by the runner so that phase timings and facts recorded
- * before a failure survive the throw.
+ * What a probe's requests go to: `network` from this host to a host outside (GitLab's cloud
+ * endpoints, the Duo Workflow Service, an AI gateway), `node` this node's own files, every other
+ * group the instance's external URL. Advice, the causal graph and the runner read it so.
  */
-export interface Recorder {
-  /** Times `fn` as `phase` (added to any earlier time in the same phase). */
-  phase<T>(phase: Phase, fn: () => Promise<T>): Promise<T>;
-  /** Adds an already measured duration to a phase. */
-  addPhase(phase: Phase, seconds: number): void;
-  fact(name: FactName, value: number, labels?: Record<string, string>): void;
-  /** A short human line saying what was tested and what came back; shown in reports and logs. */
-  note(text: string): void;
+export type ProbeGroup = 'network' | 'inbound' | 'sync' | 'exchange' | 'settings' | 'node';
+
+/** The alerts of alerts/gitlab-duo.rules.yml that page when the probe fails; each has a runbook section. */
+export interface ProbeAlerts {
+  /** The alert that fires when the probe fails, whatever the reason. */
+  readonly failing: string;
+  /** Where a more specific alert (and runbook section) covers a reason, it wins. */
+  readonly byReason?: Readonly<Partial<Record<FailureReason, string>>>;
 }
+
+/**
+ * What to do when the probe fails, in one or two sentences condensed from docs/runbook.md (which
+ * has the commands and the detail): in general, and for the reasons where the probe knows better
+ * than its token's or its path's advice (report/fixes.ts looks them up most specific first).
+ * Reports, the status page and tests quote them.
+ */
+export type ProbeAdvice = { readonly default: string } & Readonly<Partial<Record<FailureReason, string>>>;
 
 /** What a probe gets for one run. It must bound every I/O call by `signal`. */
 export interface ProbeContext {
@@ -66,8 +50,6 @@ export interface ProbeContext {
   /** What this GitLab offers and how Duo is deployed (detected at start, reload, version change). */
   readonly environment: InstanceEnvironment;
 }
-
-export type Availability = { readonly enabled: true } | { readonly enabled: false; readonly why: string };
 
 /**
  * Whether this instance uses what a probe tests: `required` counts in gitlab_duo_ready,
@@ -108,6 +90,19 @@ export interface ProbeDefinition<Name extends string = string> {
    */
   readonly reasons: readonly FailureReason[];
   readonly token?: TokenKind;
+  /**
+   * The scopes its requests need of the exporter's tokens, each satisfied by any of `accepted`
+   * (cited in docs/gitlab-compatibility.md); exporter_tokens checks the tokens against the needs
+   * of the probes that run here.
+   */
+  readonly scopes?: readonly ScopeNeed[];
+  readonly alerts: ProbeAlerts;
+  readonly advice: ProbeAdvice;
+  /**
+   * For a probe the config can leave off for want of something other than a token or the URL (an
+   * endpoint, a node's folders): what would enable it, as the report and status page say it.
+   */
+  readonly enablingHint?: string;
   /** Whether this instance's config lets the probe run at all (token present, endpoint set). */
   availability(instance: InstanceConfig): Availability;
   /** What the probe talks to, for reports: a URL or host:port, never with credentials. */
@@ -117,11 +112,16 @@ export interface ProbeDefinition<Name extends string = string> {
 
 /**
  * Keeps each probe's literal name type, and refuses at start a reason list naming one twice or
- * naming an implicit one (the docs list the declared set, so it has one spelling).
+ * naming an implicit one (the docs list the declared set, so it has one spelling), and advice or an
+ * alert for a reason the probe cannot fail with (dead text, left behind when a reason goes).
  */
 export function defineProbe<const Name extends string>(probe: ProbeDefinition<Name>): ProbeDefinition<Name> {
   const wrong = probe.reasons.filter((r, i) => probe.reasons.indexOf(r) !== i || (IMPLICIT_REASONS as readonly string[]).includes(r));
   if (wrong.length > 0) throw new Error(`probe ${probe.name}: reasons must list each reason once and leave out ${IMPLICIT_REASONS.join(' and ')}: ${wrong.join(', ')}`);
+  const canFail = new Set<string>([...probe.reasons, ...IMPLICIT_REASONS]);
+  const perReason = [...Object.keys(probe.advice), ...Object.keys(probe.alerts.byReason ?? {})].filter((key) => key !== 'default');
+  const dead = perReason.filter((reason) => !canFail.has(reason));
+  if (dead.length > 0) throw new Error(`probe ${probe.name}: advice or alerts for reasons it does not declare: ${[...new Set(dead)].join(', ')}`);
   return probe;
 }
 

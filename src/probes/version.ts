@@ -1,8 +1,8 @@
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { credential, instanceUrl, needsAnyToken, secretsOf } from '../gitlab/availability.js';
 import { API_PHASES, API_REASONS } from '../gitlab/request.js';
 import { getMetadata } from '../gitlab/rest.js';
-import { quote } from '../gitlab/text.js';
+import { quote } from '../core/redact.js';
 import { atLeast, editionOf, parseVersion, revisionLabel, versionLabel } from '../gitlab/version.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
@@ -22,6 +22,10 @@ export const version = defineProbe({
   facts: ['gitlab_duo_gitlab_info', 'gitlab_duo_gitlab_version_supported', 'gitlab_duo_http_status_code'],
   // Metadata accepts read_api (admin) or ai_features (Duo user); the admin token is used first.
   token: 'admin',
+  alerts: { failing: 'GitLabDuoSettingsProbeFailed', byReason: { requirement_not_met: 'GitLabDuoGitLabVersionUnsupported' } },
+  advice: {
+    default: 'Upgrade GitLab to the configured minimum (17.2 by default) or later, or lower thresholds.min_version if you accept the older version.',
+  },
   availability: (instance) => needsAnyToken(instance),
   target: (instance) => (instance.url ? instanceUrl(instance, '/api/v4/metadata').href : ''),
   async run(ctx: ProbeContext) {

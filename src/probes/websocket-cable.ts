@@ -22,6 +22,14 @@ export const websocketCable = defineProbe({
   facts: ['gitlab_duo_http_status_code'],
   // `auth` also when the Duo user token's file cannot be read for the run (credential()).
   reasons: [...CONNECT_REASONS, ...CABLE_REASONS],
+  alerts: { failing: 'GitLabDuoWebSocketCableBlocked' },
+  advice: {
+    default: 'Every proxy in front of GitLab must pass the WebSocket upgrade on /-/cable and keep the Host header.',
+    websocket_upgrade:
+      'Every proxy in front of GitLab must pass Connection: upgrade and Upgrade: websocket on /-/cable and keep the Host header; a 404 means the Origin is refused (list extra host names in action_cable_allowed_origins).',
+    websocket_protocol: 'Make sure /-/cable reaches GitLab Workhorse and not another service, and that nothing rewrites WebSocket frames.',
+    auth: 'Action Cable refused the Duo user\u2019s token: create a new token for the exporter\u2019s Duo user and update duo_user_token.',
+  },
   availability: (instance) => needsInstance(instance),
   target: (instance) => (instance.url ? cableUrl(instance).href : ''),
   async run(ctx: ProbeContext) {

@@ -22,9 +22,10 @@
  *   Silent Mode blocks Gitlab::HTTP, not Rails' gRPC (it reaches list_tools only once the Cloud
  *   Connector token expires, which the token_expired row explains).
  */
-import { FAILURE_REASONS, type FailureReason } from '../errors.js';
+import { FAILURE_REASONS, type FailureReason } from '../core/errors.js';
 import type { Deployment } from '../gitlab/deployment.js';
-import type { FactName } from '../metrics/facts.js';
+import type { FactName } from '../core/facts.js';
+import { findProbe } from '../probes/index.js';
 
 /** Failures of the connection itself: the request never reached anything that could answer. */
 export const CONNECTION_REASONS: readonly FailureReason[] = ['dns', 'connect', 'tls', 'proxy', 'timeout'];
@@ -89,6 +90,7 @@ export interface CausalEdge {
   readonly fix?: { readonly advice: string; readonly alert?: string };
 }
 
+// Three lists in order by hand: the order names the root among probes failing alike, which no declaration says; test/report/causes.test.ts and probe-lists.test.ts hold their members to the declarations.
 /** Probes that talk to the instance's external URL, the most basic request first. */
 const INSTANCE_PROBES = ['websocket_cable', 'version', 'exporter_tokens', 'instance_settings', 'license', 'health_check', 'composite_identity', 'code_suggestions', 'duo_workflow_tools', 'agent_platform_client', 'duo_chat'] as const;
 
@@ -145,16 +147,14 @@ export const CAUSAL_GRAPH: readonly CausalEdge[] = [
     effects: INSTANCE_PROBES.filter((probe) => probe !== 'version').map((probe) => ({ probe, reasons: ['http_status', 'unexpected_response', 'websocket_upgrade'] })),
     paging: { both: 'the version probe\u2019s alert is a warning and mutes nothing: a wrong URL pages through the failures it causes' },
     why: 'every instance probe builds its request on the same URL, so a URL that does not lead to GitLab fails them all on the answer, not on what they check',
-    fix: {
-      advice:
-        'Set the instance\u2019s url to GitLab\u2019s external URL, the one users open GitLab at (external_url in gitlab.rb): https://, no page or /api/v4 path, and a relative URL root (https://host/gitlab) only where GitLab is served under one. The version probe\u2019s message says what answered instead.',
-    },
+    fix: { advice: 'Set the instance\u2019s url to GitLab\u2019s external URL, the one users open GitLab at (external_url in gitlab.rb): https://, no page or /api/v4 path, and a relative URL root (https://host/gitlab) only where GitLab is served under one. The version probe\u2019s message says what answered instead.' },
   },
   // A token without a scope its probes need: GitLab answers them 403 (insufficient_scope, or for
   // admin_mode the bare 403 of an admin endpoint, lib/api/api_guard.rb:93-97), and exporter_tokens
-  // names the scope (scopes_ok 0 for that token). Its alert is a warning: the 403s page.
+  // names the scope (scopes_ok 0 for that token). Its alert is a warning: the 403s page. The Duo
+  // user's probes here are those that declare a scope of its token, as exporter_tokens judges it.
   tokenScopeEdge('admin', 'the admin token lacks a scope the probes need', ADMIN_TOKEN_PROBES),
-  tokenScopeEdge('duo_user', "the Duo user's token lacks a scope the probes need", ['code_suggestions', 'duo_workflow_tools', 'duo_chat']),
+  tokenScopeEdge('duo_user', "the Duo user's token lacks a scope the probes need", INSTANCE_PROBES.filter((p) => findProbe(p)?.scopes?.some((need) => need.token === 'duo_user'))),
   ...sharedPath('cable', 'the ActionCable WebSocket /-/cable cannot be opened', ['websocket_cable', 'duo_chat'], FAILURE_REASONS, 'duo_chat opens the same /-/cable, with the same headers and token, before it asks anything: whatever stops websocket_cable stops it the same way (scenarios cable_upgrade_stripped, cable_bad_origin; Alertmanager rule 6c)'),
   // One admin token for every admin probe: refused (auth) or not allowed (forbidden: not an
   // administrator, or Admin Mode on and no admin_mode scope, lib/api/api_guard.rb:93-97), it is

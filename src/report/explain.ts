@@ -3,9 +3,10 @@
  * means, what to do about a probe's failure, and what would enable a skipped probe. Pure data and
  * functions, so every renderer says the same thing.
  */
-import type { FailureReason } from '../errors.js';
+import type { FailureReason } from '../core/errors.js';
 import { NO_URL, tokenOf } from '../gitlab/availability.js';
-import type { TokenKind } from '../probes/types.js';
+import type { TokenKind } from '../core/run.js';
+import { findProbe } from '../probes/index.js';
 import type { PlannedProbe } from '../runner/plan.js';
 import { fixFor } from './fixes.js';
 
@@ -47,13 +48,6 @@ const TOKEN_SETTING: Readonly<Record<TokenKind, string>> = {
   agent_platform: 'agent_platform_token, agent_platform_token_file or GITLAB_AGENT_PLATFORM_TOKEN',
 };
 
-/** Probes that are skipped for a reason other than a token or the URL: what would enable them. */
-const ENABLE_HINTS: Readonly<Record<string, string>> = {
-  ai_gateway: 'Set endpoints.ai_gateway to your self-hosted AI gateway\u2019s URL (Duo Self-Hosted or hybrid setups only).',
-  proxy_env:
-    'Run the exporter on an Omnibus GitLab node (where /opt/gitlab/etc/gitlab-rails/env and gitlab-workhorse/env exist), or point proxy_env.rails_env_dir and proxy_env.workhorse_env_dir at them.',
-};
-
 /**
  * For a skipped probe, the setting or token that would enable it. Decided from the plan's inputs
  * (settings, URL, tokens), not by parsing `skippedBecause`, so new wording there cannot break it.
@@ -68,7 +62,7 @@ export function enablingHint(planned: PlannedProbe): string | undefined {
     const url = 'Set the instance URL (instances[].url or GITLAB_URL).';
     return token && probe.token ? `${url} ${token}` : url;
   }
-  return token ?? ENABLE_HINTS[probe.name] ?? planned.skippedBecause;
+  return token ?? probe.enablingHint ?? planned.skippedBecause;
 }
 
 function tokenMissing(planned: PlannedProbe, kind: TokenKind): boolean {
@@ -77,37 +71,6 @@ function tokenMissing(planned: PlannedProbe, kind: TokenKind): boolean {
 
 /** Where the project's documents live; the same base the alert rules' runbook_url use. */
 export const DOCS_BASE_URL = 'https://github.com/gitlab-duo-exporter/gitlab-duo-exporter/blob/main/docs/';
-
-/** The alert that fires when a probe fails (alerts/gitlab-duo.rules.yml); its runbook section has the detail. */
-const ALERTS: Readonly<Record<string, string>> = {
-  customers_portal: 'GitLabDuoNetworkProbeFailed',
-  cloud_connector: 'GitLabDuoNetworkProbeFailed',
-  duo_workflow_service: 'GitLabDuoNetworkProbeFailed',
-  ai_gateway: 'GitLabDuoNetworkProbeFailed',
-  instance_http2: 'GitLabDuoInstanceUnreachable',
-  websocket_cable: 'GitLabDuoWebSocketCableBlocked',
-  duo_chat: 'GitLabDuoChatNotAnswering',
-  license: 'GitLabDuoSyncProbeFailed',
-  health_check: 'GitLabDuoSyncProbeFailed',
-  code_suggestions: 'GitLabDuoExchangeProbeFailed',
-  duo_workflow_tools: 'GitLabDuoExchangeProbeFailed',
-  agent_platform_client: 'GitLabDuoExchangeProbeFailed',
-  instance_settings: 'GitLabDuoSettingsProbeFailed',
-  composite_identity: 'GitLabDuoSettingsProbeFailed',
-  version: 'GitLabDuoSettingsProbeFailed',
-  exporter_tokens: 'GitLabDuoSettingsProbeFailed',
-  proxy_env: 'GitLabDuoNodeProbeFailed',
-};
-
-/** Where a more specific alert (and runbook section) covers the reason, it wins. */
-const SPECIFIC_ALERTS: Readonly<Record<string, Partial<Record<FailureReason, string>>>> = {
-  instance_http2: { http2_not_negotiated: 'GitLabDuoHTTP2Downgraded' },
-  health_check: { requirement_not_met: 'GitLabDuoHealthCheckFailed' },
-  composite_identity: { requirement_not_met: 'GitLabDuoCompositeIdentityDisabled' },
-  version: { requirement_not_met: 'GitLabDuoGitLabVersionUnsupported' },
-  exporter_tokens: { requirement_not_met: 'GitLabDuoExporterTokenScopeMissing' },
-  proxy_env: { requirement_not_met: 'GitLabDuoProxyEnvInconsistent' },
-};
 
 export interface DocLink {
   /** Repository-relative path with anchor, e.g. docs/probes.md#license. */
@@ -131,9 +94,13 @@ export function runbookLink(alert: string): DocLink & { readonly alert: string }
   return { alert, ...docLink('runbook.md', alert.toLowerCase()) };
 }
 
-/** The fix for a failing probe; `reason` undefined gives the probe's general advice. */
+/**
+ * The fix for a failing probe; `reason` undefined gives the probe's general advice. The runbook is
+ * the probe's alert for the reason (its `alerts`, alerts/gitlab-duo.rules.yml).
+ */
 export function fixAdvice(probe: string, reason: FailureReason | undefined, token?: TokenKind): Fix {
-  const alert = (reason && SPECIFIC_ALERTS[probe]?.[reason]) ?? ALERTS[probe];
+  const alerts = findProbe(probe)?.alerts;
+  const alert = (reason && alerts?.byReason?.[reason]) ?? alerts?.failing;
   return {
     advice: fixFor(probe, reason, token),
     docs: docLink('probes.md', probe),

@@ -1,4 +1,4 @@
-import type { FailureReason } from '../errors.js';
+import type { FailureReason } from '../core/errors.js';
 import type { PlannedProbe } from '../runner/plan.js';
 import type { ProbeResult } from '../runner/result.js';
 import type { ResultStore } from '../runner/store.js';

@@ -1,3 +1,4 @@
+import { scrub } from '../core/redact.js';
 import { secretsOf } from '../gitlab/availability.js';
 import type { PlannedProbe } from '../runner/plan.js';
 import { visible } from '../text/escape.js';
@@ -7,9 +8,6 @@ export { displayUrl, stripUserinfo } from '../text/url.js';
 
 export type Scrub = (text: string) => string;
 
-// Shorter strings would blank out ordinary words; no real token or password of interest is this short.
-const MIN_SECRET_LENGTH = 4;
-
 /**
  * Everything a report text must not carry for this planned probe: the instance's tokens, the
  * proxy's credentials, URL userinfo, and raw control characters (shown as visible escapes, so that
@@ -17,14 +15,8 @@ const MIN_SECRET_LENGTH = 4;
  * messages; this is the second line, at the one place where text leaves the process for humans.
  */
 export function scrubberFor(planned: PlannedProbe): Scrub {
-  const secrets = [...secretsOf(planned.instance), ...proxyCredentials(planned)].filter((s) => s.length >= MIN_SECRET_LENGTH);
-  // Longest first, so a secret that contains another is removed whole.
-  secrets.sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = stripUserinfo(text);
-    for (const secret of secrets) out = out.split(secret).join('[redacted]');
-    return visible(out);
-  };
+  const secrets = [...secretsOf(planned.instance), ...proxyCredentials(planned)];
+  return (text) => visible(scrub(stripUserinfo(text), secrets));
 }
 
 function proxyCredentials(planned: PlannedProbe): string[] {

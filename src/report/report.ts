@@ -1,11 +1,12 @@
 import { describeSchedule } from '../config/schema.js';
-import type { FailureReason } from '../errors.js';
-import type { Fact, Phase, ProbeGroup, TokenKind } from '../probes/types.js';
+import type { FailureReason } from '../core/errors.js';
+import type { ProbeGroup } from '../probes/types.js';
+import type { Fact, Phase, TokenKind } from '../core/run.js';
 import type { Plan, PlannedProbe } from '../runner/plan.js';
 import type { Deployment, InstanceEnvironment } from '../gitlab/deployment.js';
 import { versionLabel } from '../gitlab/version.js';
 import type { ResultStore } from '../runner/store.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../core/version.js';
 import { enablingHint, explainReason, fixAdvice, runbookLink, type Fix } from './explain.js';
 import { displayUrl, scrubberFor } from './redact.js';
 import { diagnose, type Failure } from './root-causes.js';

@@ -3,9 +3,9 @@
  * explained by which, the root each chain leads to, and the root causes with what they break.
  * Pure functions over the report's own data, so every renderer says the same thing.
  */
-import type { FailureReason } from '../errors.js';
+import type { FailureReason } from '../core/errors.js';
 import type { Deployment } from '../gitlab/deployment.js';
-import type { Fact } from '../probes/types.js';
+import type { Fact } from '../core/run.js';
 import { CAUSAL_GRAPH, type CausalEdge, type Effect, type FactCondition, type FailureMatch } from './causes.js';
 
 /** A failing probe of one instance, as the graph sees it. */

@@ -1,5 +1,5 @@
 import { TOKEN_SETTINGS } from '../probes/exporter-tokens.js';
-import type { Fact, TokenKind } from '../probes/types.js';
+import type { Fact, TokenKind } from '../core/run.js';
 
 /**
  * The exporter's own tokens as the report shows them, from the `exporter_tokens` probe's last run:

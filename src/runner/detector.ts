@@ -4,7 +4,7 @@ import { withCurrentTokens } from '../config/tokens.js';
 import { credential } from '../gitlab/availability.js';
 import { detectCapabilities, type Capabilities } from '../gitlab/capabilities.js';
 import type { NetOptions } from '../net/options.js';
-import type { Env } from '../config/substitute.js';
+import type { Env } from '../core/env.js';
 import { NO_RANGES } from '../net/cloudflare.js';
 import { netOptions, type DetectedCapabilities } from './plan.js';
 import { RunRecorder } from './recorder.js';

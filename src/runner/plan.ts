@@ -1,5 +1,5 @@
 import type { Config, InstanceConfig, ProbeSettings } from '../config/schema.js';
-import type { Env } from '../config/substitute.js';
+import type { Env } from '../core/env.js';
 import type { CloudflareRanges } from '../net/cloudflare.js';
 import type { NetOptions } from '../net/options.js';
 import { proxyFromEnv } from '../net/proxy.js';

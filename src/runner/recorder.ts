@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { FactName } from '../metrics/facts.js';
-import type { Fact, Phase, Recorder } from '../probes/types.js';
+import type { FactName } from '../core/facts.js';
+import type { Fact, Phase, Recorder } from '../core/run.js';
 
 const MAX_FACTS = 256;
 const MAX_NOTES = 8;
@@ -12,10 +12,22 @@ export class RunRecorder implements Recorder {
   readonly notes: string[] = [];
   /** Phases still running, with their start: a run cut off by its deadline still shows where it hung. */
   readonly #open = new Map<Phase, number>();
+  /** The facts a probe's run may record; undefined outside a probe run (detection, helper tests). */
+  readonly #declaredFacts: ReadonlySet<FactName> | undefined;
+  readonly #undeclared = new Set<FactName>();
 
-  constructor(declaredPhases: readonly Phase[]) {
+  constructor(declaredPhases: readonly Phase[], declaredFacts?: readonly FactName[]) {
     // Pre-set every declared phase so its series exists even when the run fails before it.
     for (const phase of declaredPhases) this.phases.set(phase, 0);
+    this.#declaredFacts = declaredFacts && new Set(declaredFacts);
+  }
+
+  /**
+   * Facts the run tried to record that its probe does not declare, in the order first tried. They
+   * are not kept (no metric family of the probe would show them): the runner fails the run instead.
+   */
+  undeclaredFacts(): readonly FactName[] {
+    return [...this.#undeclared];
   }
 
   async phase<T>(phase: Phase, fn: () => Promise<T>): Promise<T> {
@@ -61,6 +73,10 @@ export class RunRecorder implements Recorder {
 
   fact(name: FactName, value: number, labels?: Record<string, string>): void {
     if (this.#closed) return;
+    if (this.#declaredFacts && !this.#declaredFacts.has(name)) {
+      this.#undeclared.add(name);
+      return;
+    }
     const key = factKey(name, labels);
     const existing = this.facts.findIndex((f) => factKey(f.name, f.labels) === key);
     if (existing >= 0) this.facts.splice(existing, 1);

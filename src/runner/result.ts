@@ -1,5 +1,5 @@
-import type { FailureReason } from '../errors.js';
-import type { Fact, Phase } from '../probes/types.js';
+import type { FailureReason } from '../core/errors.js';
+import type { Fact, Phase } from '../core/run.js';
 
 /** Everything one run of one probe on one instance produced. Immutable once built. */
 export interface ProbeResult {

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { InstanceConfig, ProbeSettings } from '../config/schema.js';
+import type { FactName } from '../core/facts.js';
 import { withCurrentTokens } from '../config/tokens.js';
-import { ProbeError } from '../errors.js';
+import { ProbeError } from '../core/errors.js';
 import { describeError, timeoutError } from '../net/abort.js';
 import { resolveEnvironment, type InstanceEnvironment } from '../gitlab/deployment.js';
 import type { NetOptions } from '../net/options.js';
@@ -35,7 +36,7 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
   const deadline = startedAt + req.settings.timeoutMs;
   const timer = AbortSignal.timeout(req.settings.timeoutMs);
   const { signal, release } = req.cancel ? either(timer, req.cancel) : { signal: timer, release: () => undefined };
-  const record = new RunRecorder(req.probe.phases);
+  const record = new RunRecorder(req.probe.phases, req.probe.facts);
   let failure: ProbeError | undefined;
   try {
     const run = async (): Promise<void> => {
@@ -59,6 +60,8 @@ export async function runProbe(req: RunRequest): Promise<ProbeResult> {
     release();
   }
   record.close();
+  const undeclaredFacts = record.undeclaredFacts();
+  if (undeclaredFacts.length > 0) failure = factsNotDeclared(undeclaredFacts, failure, req);
   return {
     instance: req.instance.name,
     probe: req.probe.name,
@@ -144,6 +147,18 @@ function undeclared(failure: ProbeError, req: RunRequest): ProbeError {
   );
   const options = { cause: failure, retryAfterSeconds: failure.retryAfterSeconds };
   return new ProbeError('internal', `${failure.reason}, a reason this probe does not declare (an exporter bug): ${failure.message}`, options);
+}
+
+/**
+ * A fact the probe does not declare would have no series (metrics render a probe's declared facts
+ * only), so it would vanish without a word: the declaration is wrong, an exporter bug. The run
+ * fails as `internal`, naming the probe and the facts, whatever its own outcome (kept in the message).
+ */
+function factsNotDeclared(facts: readonly FactName[], failure: ProbeError | undefined, req: RunRequest): ProbeError {
+  req.logger.warn({ gitlab: req.instance.name, probe: req.probe.name, facts }, 'a probe recorded facts it does not declare: reported as internal (an exporter bug, please report it)');
+  const own = failure ? `; the run itself failed: ${failure.reason}: ${failure.message}` : '';
+  const message = `${req.probe.name} recorded ${facts.join(', ')}, ${facts.length === 1 ? 'a fact' : 'facts'} it does not declare (an exporter bug, please report it)${own}`;
+  return new ProbeError('internal', message, { cause: failure, retryAfterSeconds: failure?.retryAfterSeconds });
 }
 
 function classify(err: unknown, signal: AbortSignal): ProbeError {

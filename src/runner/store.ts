@@ -1,3 +1,4 @@
+import { countRun, type LatencyCounts } from './latency.js';
 import type { ProbeResult } from './result.js';
 
 export const HISTORY_LIMIT = 20;
@@ -15,6 +16,8 @@ export interface ProbeState {
   history: ProbeResult[];
   /** Failures that aged out of `history`, newest first: recent trouble stays visible. */
   preservedFailures: ProbeResult[];
+  /** Every run's wall time, as the latency histogram's buckets; undefined before the first run. */
+  latency: LatencyCounts | undefined;
   /** Changes with every write to this state; /metrics keeps a probe's lines until it does. */
   version: number;
 }
@@ -30,8 +33,9 @@ export const currentVersion = (): number => lastVersion;
 export const stateKey = (instance: string, probe: string): string => `${instance}\u0000${probe}`;
 
 /**
- * Last result plus bounded history per instance × probe. The runner writes; metrics, the status
- * page and the report read. Nothing here does I/O.
+ * Last result, bounded history and the latency histogram's counts per instance × probe: the one
+ * owner of a run's result. The runner writes; metrics, the status page and the report read.
+ * Nothing here does I/O.
  */
 export class ResultStore {
   readonly #states = new Map<string, ProbeState>();
@@ -53,6 +57,7 @@ export class ResultStore {
     const state = this.#ensure(result.instance, result.probe);
     state.version = nextVersion();
     state.last = result;
+    state.latency = countRun(state.latency, result);
     if (result.success) {
       state.lastSuccessAt = result.finishedAt;
       state.runs.success++;
@@ -93,7 +98,7 @@ export class ResultStore {
     const key = stateKey(instance, probe);
     let state = this.#states.get(key);
     if (!state) {
-      state = { last: undefined, lastSuccessAt: undefined, runs: { success: 0, failure: 0 }, consecutiveFailures: 0, skipped: 0, history: [], preservedFailures: [], version: nextVersion() };
+      state = { last: undefined, lastSuccessAt: undefined, runs: { success: 0, failure: 0 }, consecutiveFailures: 0, skipped: 0, history: [], preservedFailures: [], latency: undefined, version: nextVersion() };
       this.#states.set(key, state);
     }
     return state;

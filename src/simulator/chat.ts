@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { GraphqlSyntaxError, parseOperation, type Selection } from './graphql-parse.js';
+import { GraphqlDocumentError, parseOperation, type Selection } from './graphql-operation.js';
 import { has } from './release.js';
 import type { Caller, SimContext, SimUser } from './world.js';
 import { duoEnabled, tokenScopesOf } from './world.js';
@@ -18,41 +18,6 @@ export const RATE_LIMITED = 'This endpoint has been requested too many times. Tr
 /** The start of /help's fixed answer (ee/lib/gitlab/llm/chain/tools/help/executor.rb WEB_COPY). */
 export const HELP_ANSWER = 'GitLab Duo Chat is your personal AI-native assistant for boosting productivity.';
 const MODEL_CHUNKS = ['This is ', 'a simulated ', 'answer.'];
-
-/** One confirmed GraphqlChannel subscription to aiCompletionResponse. */
-interface ChatSubscription {
-  readonly identifier: string;
-  readonly userGid: string;
-  /** Set: the chunk topic; unset: the echo topic (ee/app/graphql/ee/graphql_triggers.rb). */
-  readonly clientSubscriptionId: string | undefined;
-  readonly send: (frame: string) => void;
-}
-
-/** Subscriptions of every connection; triggers go to those whose arguments match exactly. */
-export class ChatBus {
-  private readonly subscriptions = new Map<WebSocket, Map<string, ChatSubscription>>();
-
-  add(ws: WebSocket, sub: ChatSubscription): void {
-    const mine = this.subscriptions.get(ws) ?? new Map<string, ChatSubscription>();
-    mine.set(sub.identifier, sub);
-    this.subscriptions.set(ws, mine);
-  }
-
-  remove(ws: WebSocket, identifier?: string): void {
-    if (identifier === undefined) this.subscriptions.delete(ws);
-    else this.subscriptions.get(ws)?.delete(identifier);
-  }
-
-  /** graphql-ruby matches a trigger's argument set exactly: with or without clientSubscriptionId. */
-  trigger(userGid: string, clientSubscriptionId: string | undefined, message: Record<string, unknown>): void {
-    for (const mine of this.subscriptions.values()) {
-      for (const sub of mine.values()) {
-        if (sub.userGid !== userGid || sub.clientSubscriptionId !== clientSubscriptionId) continue;
-        sub.send(JSON.stringify({ identifier: sub.identifier, message: { result: { data: { aiCompletionResponse: message } }, more: true } }));
-      }
-    }
-  }
-}
 
 const gidOf = (user: SimUser): string => `gid://gitlab/User/${user.id}`;
 
@@ -93,7 +58,7 @@ function parseIdentifier(identifier: string): { selection: Selection | undefined
     const operation = parseOperation(params.query, variables, undefined);
     return { selection: operation.kind === 'subscription' ? operation.selections[0] : undefined };
   } catch (err) {
-    if (err instanceof GraphqlSyntaxError || err instanceof SyntaxError) return undefined;
+    if (err instanceof GraphqlDocumentError || err instanceof SyntaxError) return undefined;
     throw err;
   }
 }

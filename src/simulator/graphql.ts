@@ -1,4 +1,4 @@
-import { GraphqlSyntaxError, parseOperation, type Selection } from './graphql-parse.js';
+import { GraphqlDocumentError, parseOperation, type Selection } from './graphql-operation.js';
 import { cloudConnectorStatus } from './health.js';
 import { json, type Reply } from './http-util.js';
 import { completionOutcome } from './outcomes.js';
@@ -45,6 +45,8 @@ function findUser(args: Readonly<Record<string, unknown>>, ctx: SimContext) {
   return candidates.find((u) => u.username === args.username || u.id === args.id) ?? null;
 }
 
+const readsApi = (ctx: SimContext, user: SimUser): boolean => tokenScopesOf(ctx.conditions(), user).some((s) => s === 'api' || s === 'read_api');
+
 function currentUser(user: SimUser, ctx: SimContext) {
   // "Available" is about permission (seat, Duo on), not about whether the gateway answers.
   const outcome = completionOutcome(ctx.conditions(), user, 0);
@@ -73,7 +75,9 @@ const ROOT: Record<string, Resolver> = {
     caller.kind === 'user'
       ? { value: { __typename: 'Metadata', version: ctx.conditions().version, revision: 'abc1234', enterprise: true } }
       : { denied: true },
-  currentUser: (_sel, caller, ctx) => ({ value: caller.kind === 'user' ? currentUser(caller.user, ctx) : null }),
+  // Fields default to the api and read_api scopes; an unauthorized field resolves to null
+  // (GitlabSchema.unauthorized_field falls back to graphql-ruby's nil): an ai_features-only token sees no current user.
+  currentUser: (_sel, caller, ctx) => ({ value: caller.kind === 'user' && readsApi(ctx, caller.user) ? currentUser(caller.user, ctx) : null }),
   user: (sel, _caller, ctx) => ({ value: findUser(sel.args, ctx) }),
 };
 
@@ -116,6 +120,14 @@ function project(value: unknown, selections: readonly Selection[]): unknown {
   return out;
 }
 
+/**
+ * Shaped like graphql-ruby's ParseError#to_h (message, and where the parser stopped when it knows).
+ * A syntax error's text is graphql-js's, not graphql-ruby's: no probe reads it, only its presence.
+ */
+function documentError(err: GraphqlDocumentError): GraphqlError {
+  return err.locations.length > 0 ? { message: err.message, locations: err.locations.map(({ line, column }) => ({ line, column })) } : { message: err.message };
+}
+
 function executeOne(request: unknown, caller: Caller, ctx: SimContext, now: number): Record<string, unknown> {
   const { query, variables, operationName } = (request ?? {}) as Record<string, unknown>;
   if (typeof query !== 'string' || query.trim() === '') return { errors: [{ message: 'No query string was present' }] };
@@ -124,7 +136,7 @@ function executeOne(request: unknown, caller: Caller, ctx: SimContext, now: numb
     const vars = typeof variables === 'object' && variables !== null ? (variables as Record<string, unknown>) : {};
     operation = parseOperation(query, vars, typeof operationName === 'string' ? operationName : undefined);
   } catch (err) {
-    if (err instanceof GraphqlSyntaxError) return { errors: [{ message: err.message }] };
+    if (err instanceof GraphqlDocumentError) return { errors: [documentError(err)] };
     throw err;
   }
   if (operation.kind === 'mutation') return executeMutation(operation.selections, caller, ctx);

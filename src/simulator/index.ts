@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { ChatBus } from './chat.js';
+import { ChatBus } from './chat-bus.js';
 import { startControl } from './control.js';
 import { createPki } from './pki.js';
 import { conditionsFor, isScenarioName, type Conditions, type ScenarioName } from './scenarios.js';

@@ -128,10 +128,9 @@ const SCENARIO_TABLE = [
   {
     name: 'duo_token_without_read_api',
     description: 'The Duo user token has ai_features only.',
-    affects: ['duo_workflow_tools', 'exporter_tokens'],
-    why: 'list_tools accepts api or read_api (lib/api/api.rb:53-54): 403 insufficient_scope with "scope":"api read_api". Completions accept ai_features, so code_suggestions passes. exporter_tokens names the missing read_api, where duo_workflow_tools runs.',
+    affects: ['duo_workflow_tools', 'duo_chat', 'exporter_tokens'],
+    why: 'list_tools accepts api or read_api (lib/api/api.rb:53-54): 403 insufficient_scope with "scope":"api read_api". GraphQL fields default to api and read_api, and an unauthorized field is null: duo_chat finds no currentUser to subscribe for. Completions accept ai_features, so code_suggestions passes. exporter_tokens names the missing read_api for duo_chat (and duo_workflow_tools where it runs).',
     conditions: { duoUserTokenScopes: ['ai_features'] },
-    affectedWhere: { exporter_tokens: { when: (v) => has(v, 'listTools'), why: 'read_api is needed only where duo_workflow_tools runs (18.4+)' } },
   },
   {
     name: 'token_expiring',

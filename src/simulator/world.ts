@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ChatBus } from './chat.js';
+import type { ChatBus } from './chat-bus.js';
 import { has } from './release.js';
 import type { Conditions, ScenarioName, TokenScope } from './scenarios.js';
 

@@ -3,7 +3,7 @@
  * grpc-message, whatever a proxy says) made safe to print: every character that a terminal, a log
  * reader or a viewer would act on rather than show becomes a visible escape. Applied where text
  * leaves the process (the log formatter, the report renderers, the status page), so no field can
- * be forgotten; `quote` (gitlab/text.ts) also applies it where probe messages are built.
+ * be forgotten; `quote` (core/redact.ts) also applies it where probe messages are built.
  */
 
 /**

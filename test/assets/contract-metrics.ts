@@ -4,7 +4,7 @@
  * naming anything else fails the asset tests.
  */
 import { parseConfigText } from '../../src/config/load.js';
-import { FAILURE_REASONS } from '../../src/errors.js';
+import { FAILURE_REASONS } from '../../src/core/errors.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
 import { PROBES, PROBE_NAMES } from '../../src/probes/index.js';

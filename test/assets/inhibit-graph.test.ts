@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FAILURE_REASONS, type FailureReason } from '../../src/errors.js';
-import { FACT_FAMILIES, type FactName } from '../../src/metrics/facts.js';
+import { FAILURE_REASONS, type FailureReason } from '../../src/core/errors.js';
+import { FACT_FAMILIES, type FactName } from '../../src/core/facts.js';
 import { PROBE_NAMES, findProbe } from '../../src/probes/index.js';
 import { CAUSAL_GRAPH, GITLAB_CHECKS, type CausalEdge } from '../../src/report/causes.js';
 import { alertRules, metricNames, readYaml, type AlertRule } from './helpers.js';

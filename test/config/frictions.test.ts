@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { configFromEnv, parseConfigText } from '../../src/config/load.js';
 import { rawConfigSchema } from '../../src/config/schema.js';
 import { editDistance, keysAt, nearestKey } from '../../src/config/suggest.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { PROBE_NAMES } from '../../src/probes/index.js';
 
 /** Issue 14, config frictions: what a user reads for the mistakes everyone makes once. */

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv, loadConfigFile, parseConfigText } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+// As src/main.ts does: the probe catalog registers the probes' names and schedules the config reads.
+import '../../src/probes/index.js';
+import { ConfigError } from '../../src/core/errors.js';
 
 const fixture = (name: string): string => new URL(`../fixtures/config/${name}`, import.meta.url).pathname;
 

@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import { withCurrentTokens } from '../../src/config/tokens.js';
-import { ProbeError } from '../../src/errors.js';
+import { ProbeError } from '../../src/core/errors.js';
 import { credential } from '../../src/gitlab/availability.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { newDetector } from '../../src/runner/detector.js';

@@ -11,6 +11,8 @@ import { join, posix } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
+// As src/main.ts does: the probe catalog registers the probes' names and schedules the config reads.
+import '../../src/probes/index.js';
 import { JOB_SELECTOR, ROOT, RULES_FILE, readText, runTool } from '../assets/helpers.js';
 
 const DIR = 'deploy/kubernetes';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProbeError } from '../../src/errors.js';
+import { ProbeError } from '../../src/core/errors.js';
 import { ChatStream, MAX_CHAT_MESSAGES } from '../../src/gitlab/chat-stream.js';
 
 /** The chat side of the cable: frames in, waits resolved or failed; bounded whatever the server sends. */

@@ -4,7 +4,7 @@ import { credential } from '../../src/gitlab/availability.js';
 import { GraphQLFieldMissingError, graphqlQuery } from '../../src/gitlab/graphql-client.js';
 import { apiRequest, ensureOk, MAX_API_BODY_BYTES, parseBody } from '../../src/gitlab/request.js';
 import { getMetadata } from '../../src/gitlab/rest.js';
-import { ProbeError } from '../../src/errors.js';
+import { ProbeError } from '../../src/core/errors.js';
 import { ADMIN_TOKEN, apiContext, json, startFakeGitLab, type FakeReply } from './helpers.js';
 import { failure } from '../helpers/failure.js';
 

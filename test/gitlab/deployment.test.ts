@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
+// As src/main.ts does: the probe catalog registers the probes' names and schedules the config reads.
+import '../../src/probes/index.js';
 import type { InstanceConfig } from '../../src/config/schema.js';
 import type { Capabilities, DeploymentSettings } from '../../src/gitlab/capabilities.js';
 import { CAPABILITY_NAMES, capabilityFlags, resolveEnvironment, type Deployment } from '../../src/gitlab/deployment.js';

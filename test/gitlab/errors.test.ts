@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import { extractGitLabMessage, parseRetryAfter, statusError } from '../../src/gitlab/errors.js';
-import { joinCapped, labelValue, quote, scrub } from '../../src/gitlab/text.js';
+import { joinCapped, labelValue, quote, scrub } from '../../src/core/redact.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const admin = { kind: 'admin' as const, secret: new Secret('sentinel-admin-0123456789abcdef') };

@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import { onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
-import type { Env } from '../../src/config/substitute.js';
+import type { Env } from '../../src/core/env.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { loadCloudflareRanges, type CloudflareRanges } from '../../src/net/cloudflare.js';
 import { buildPlan, type Plan, type PlannedProbe } from '../../src/runner/plan.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TOKEN_DESCRIPTIONS } from '../../src/gitlab/availability.js';
-import { FAILURE_REASONS } from '../../src/errors.js';
+import { FAILURE_REASONS } from '../../src/core/errors.js';
 import { PROBES } from '../../src/probes/index.js';
 import { declaredReasons } from '../../src/probes/types.js';
 

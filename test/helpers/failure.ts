@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { ProbeError } from '../../src/errors.js';
+import { ProbeError } from '../../src/core/errors.js';
 
 /** Awaits a call that must fail, and returns its ProbeError (failing the test on anything else). */
 export async function failure(promise: Promise<unknown>): Promise<ProbeError> {

@@ -1,6 +1,8 @@
 import pino from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
-import { FAILURE_REASONS, IMPLICIT_REASONS } from '../../src/errors.js';
+// As src/main.ts does: the probe catalog registers the probes' names and schedules the config reads.
+import '../../src/probes/index.js';
+import { FAILURE_REASONS, IMPLICIT_REASONS } from '../../src/core/errors.js';
 import type { Schedule } from '../../src/config/schema.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
 import type { NetOptions } from '../../src/net/options.js';
@@ -32,6 +34,8 @@ export function fakeProbe(run: (ctx: ProbeContext) => Promise<void>, name = 'fak
     facts: [],
     // A double that tests make fail in every way: it declares every reason.
     reasons: FAILURE_REASONS.filter((r) => !(IMPLICIT_REASONS as readonly string[]).includes(r)),
+    alerts: { failing: 'GitLabDuoNetworkProbeFailed' },
+    advice: { default: 'Nothing to fix: a test double.' },
     availability: () => ({ enabled: true }),
     target: () => 'test://fake',
     run,

@@ -6,8 +6,8 @@ import type { Registry } from 'prom-client';
 import { expect, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
-import type { Env } from '../../src/config/substitute.js';
-import type { FailureReason } from '../../src/errors.js';
+import type { Env } from '../../src/core/env.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { declaredReasons } from '../../src/probes/types.js';
 import { createMetrics, type ExporterMetrics } from '../../src/metrics/registry.js';
 import { loadCloudflareRanges, parseCloudflareRanges, type CloudflareRanges } from '../../src/net/cloudflare.js';
@@ -106,7 +106,6 @@ export async function runOnce(spec: RunSpec): Promise<RunOutcome> {
   if (planned.skippedBecause === undefined) {
     result = await runProbe({ probe: planned.probe, instance: planned.instance, settings: planned.settings, net: planned.net, logger: silent });
     store.record(result);
-    metrics.probes.observe(result);
   }
   return { plan, planned, result, store, metrics, registry: metrics.prometheus, socketsBefore, exposition: () => metrics.prometheus.metrics() };
 }

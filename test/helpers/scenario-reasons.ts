@@ -1,4 +1,4 @@
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import type { ScenarioName } from '../../src/simulator/index.js';
 
 /**
@@ -22,7 +22,7 @@ export const EXPECTED: Record<ScenarioName, Partial<Record<string, Expected>>> =
   composite_identity_off: { composite_identity: 'requirement_not_met' },
   composite_identity_turned_off: { composite_identity: 'requirement_not_met' },
   admin_token_without_admin_mode: { instance_settings: 'forbidden', composite_identity: 'forbidden', exporter_tokens: 'requirement_not_met' },
-  duo_token_without_read_api: { duo_workflow_tools: 'forbidden', exporter_tokens: 'requirement_not_met' },
+  duo_token_without_read_api: { duo_workflow_tools: 'forbidden', duo_chat: 'forbidden', exporter_tokens: 'requirement_not_met' },
   // Expiring is not failing: the token still works, the alert on its expiry fact warns.
   token_expiring: {},
   token_scope_missing: { code_suggestions: 'forbidden', duo_chat: 'forbidden', exporter_tokens: 'requirement_not_met' },

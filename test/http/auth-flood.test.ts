@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BasicAuthChecker, webConfigMiddleware, type CompareFn } from '../../src/http/auth.js';
-import { WebConfigWatcher } from '../../src/http/tls-server.js';
-import { loadWebConfig } from '../../src/http/web-config.js';
+import { BasicAuthChecker, webConfigMiddleware, type CompareFn } from '../../src/http/web/auth.js';
+import { WebConfigWatcher } from '../../src/http/web/watcher.js';
+import { loadWebConfig } from '../../src/http/web/config.js';
 import { hash, tempDir, waitFor, write } from './certs.js';
 
 /**

@@ -1,7 +1,7 @@
 import bcrypt from 'bcryptjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AuthCheckAbortedError, AuthQueueFullError, BasicAuthChecker, parseBasicAuth, TokenBucket } from '../../src/http/auth.js';
-import { BcryptWorker } from '../../src/http/bcrypt-worker.js';
+import { AuthCheckAbortedError, AuthQueueFullError, BasicAuthChecker, parseBasicAuth, TokenBucket } from '../../src/http/web/auth.js';
+import { BcryptWorker } from '../../src/http/web/bcrypt-worker.js';
 import { createCa, hash, httpsCall, serverCert, startServer, tempDir, waitFor, write, writeServerCert, type Running, type TestCa } from './certs.js';
 
 let ca: TestCa;

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { createHttpServer } from '../../src/http/server.js';
-import { WebConfigWatcher } from '../../src/http/tls-server.js';
+import { WebConfigWatcher } from '../../src/http/web/watcher.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
 import { parseConfigText } from '../../src/config/load.js';

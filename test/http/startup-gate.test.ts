@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
-import { ListenError } from '../../src/errors.js';
+import { ListenError } from '../../src/core/errors.js';
 import { listen } from '../../src/http/listen.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { createMetrics } from '../../src/metrics/registry.js';

@@ -7,8 +7,8 @@ import bcrypt from 'bcryptjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { parseConfigText } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
-import { loadWebConfig, parseWebConfigText } from '../../src/http/web-config.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { loadWebConfig, parseWebConfigText } from '../../src/http/web/config.js';
 import { silentLogger } from '../helpers/fake-probe.js';
 import {
   capturingLogger,

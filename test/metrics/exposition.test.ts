@@ -1,7 +1,7 @@
 import { Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
-import { latencyBuckets } from '../../src/metrics/latency-buckets.js';
+import { latencyBuckets } from '../../src/runner/latency-buckets.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
 import { buildPlan, type Plan, type PlannedProbe } from '../../src/runner/plan.js';
@@ -57,16 +57,12 @@ function populated() {
   const record = (p: PlannedProbe, i: number, success: boolean): ProbeResult => {
     const result = resultFor(p, i, success);
     store.record(result);
-    metrics.probes.observe(result);
     return result;
   };
   for (const [i, p] of scheduled().entries()) record(p, i, i % 3 !== 0);
   const replan = (text: string): void => {
     plan = planFor(text);
-    for (const key of store.retain(new Set(scheduled().map((p) => p.key)))) {
-      const [instance, probe] = key.split('\u0000') as [string, string];
-      metrics.probes.forget(instance, probe);
-    }
+    store.retain(new Set(scheduled().map((p) => p.key)));
   };
   return { metrics, store, scheduled, record, replan };
 }
@@ -145,6 +141,17 @@ describe.each([
     expect(reloaded.actual).toBe(reloaded.expected);
     expect(reloaded.actual).toContain('gitlab="lab"');
     expect(reloaded.actual).not.toContain('gitlab="lab2"');
+  });
+
+  it("with default labels (set through prom-client's public setDefaultLabels) it is prom-client's own rendering", async () => {
+    const { metrics } = populated();
+    const registry: Registry = openMetrics ? (metrics.openMetrics as unknown as Registry) : metrics.prometheus;
+    registry.setDefaultLabels({ region: 'eu' });
+    const text = ours(await registry.metrics());
+    expect(text).toMatch(/^gitlab_duo_probe_success\{gitlab="lab",probe="[a-z_]+",region="eu"\} [01]$/m);
+    const stock = Registry.merge([registry]);
+    stock.setDefaultLabels({ region: 'eu' });
+    expect(text).toBe(ours(await stock.metrics()));
   });
 
   it('unchanged probes keep their lines: two scrapes without runs in between are identical', async () => {

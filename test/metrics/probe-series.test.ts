@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
-import { LATENCY_BUCKET_COUNT, latencyBuckets } from '../../src/metrics/latency-buckets.js';
+import { LATENCY_BUCKET_COUNT, latencyBuckets } from '../../src/runner/latency-buckets.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
 import { PROBES } from '../../src/probes/index.js';
@@ -52,7 +52,6 @@ function harness(initial: Plan) {
   const metrics = createMetrics({ store, plan: () => plan });
   const record = (r: ProbeResult): void => {
     store.record(r);
-    metrics.probes.observe(r);
   };
   const series = async (name: string, labels: Record<string, string>) => findSamples(await metrics.prometheus.metrics(), name, labels);
   return { metrics, record, series, setPlan: (next: Plan) => (plan = next), probe: (name: string) => scheduled(plan).find((p) => p.probe.name === name)! };

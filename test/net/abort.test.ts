@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ProbeError } from '../../src/errors.js';
+import { ProbeError } from '../../src/core/errors.js';
 import { asProbeError, describeError, timeoutError, untilDeadline } from '../../src/net/abort.js';
 
 /** The deadline race every net/ call goes through. */

@@ -2,11 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProbeError } from '../../src/errors.js';
+import { ProbeError } from '../../src/core/errors.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { openConnection } from '../../src/net/connect.js';
-import { NameResolver, setNameResolver } from '../../src/net/resolve.js';
-import { PHASES } from '../../src/probes/types.js';
+import { NameResolver, setNameResolver } from '../../src/net/resolve/name-resolver.js';
+import { PHASES } from '../../src/core/run.js';
 import { RunRecorder } from '../../src/runner/recorder.js';
 import { closedPort, startHttpsServer } from '../helpers/servers.js';
 import { createPki, type TestPki } from '../helpers/tls.js';
@@ -15,7 +15,7 @@ import { createPki, type TestPki } from '../helpers/tls.js';
  * A name with several addresses (AAAA and A): like Ruby's TCPSocket (GitLab's host probe) and Go's
  * dialer, the probe tries the next address when one refuses, instead of failing on the first.
  * The name comes from a hosts file of the test's own (the exporter reads the hosts file itself,
- * src/net/resolve.ts); no DNS server is asked, so the machine's DNS plays no part.
+ * src/net/resolve/); no DNS server is asked, so the machine's DNS plays no part.
  */
 
 let previousResolver: NameResolver | undefined;

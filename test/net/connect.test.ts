@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { earliestExpiry, openConnection, type Endpoint } from '../../src/net/connect.js';
 import type { NetOptions, ProxySettings } from '../../src/net/options.js';
-import { PHASES } from '../../src/probes/types.js';
+import { PHASES } from '../../src/core/run.js';
 import { RunRecorder } from '../../src/runner/recorder.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 import { baselineSocketCount, LOOPBACK, settledSocketCount, startHttpsServer } from '../helpers/servers.js';

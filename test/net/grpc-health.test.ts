@@ -1,10 +1,10 @@
 import type { TLSSocket } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ProbeError } from '../../src/errors.js';
+import { ProbeError } from '../../src/core/errors.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { openConnection } from '../../src/net/connect.js';
 import { grpcHealthCheck } from '../../src/net/grpc-health.js';
-import { PHASES } from '../../src/probes/types.js';
+import { PHASES } from '../../src/core/run.js';
 import { RunRecorder } from '../../src/runner/recorder.js';
 import { baselineSocketCount, LOOPBACK, settledSocketCount, startGrpcServer, startHttpsServer, startMuteTlsServer } from '../helpers/servers.js';
 import { createPki, type TestPki } from '../helpers/tls.js';

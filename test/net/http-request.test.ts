@@ -7,7 +7,7 @@ import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { timedRequest } from '../../src/net/http-request.js';
 import type { NetOptions } from '../../src/net/options.js';
 import { RunRecorder } from '../../src/runner/recorder.js';
-import { PHASES } from '../../src/probes/types.js';
+import { PHASES } from '../../src/core/run.js';
 import { baselineSocketCount, closeOnTestEnd, LOOPBACK, settledSocketCount, startHttpsServer } from '../helpers/servers.js';
 import { createPki, type TestPki } from '../helpers/tls.js';
 import { failure } from '../helpers/failure.js';

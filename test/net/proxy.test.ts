@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { describeProxy, proxyFromEnv, shouldProxy } from '../../src/net/proxy.js';
 import type { ProxySettings } from '../../src/net/options.js';
 

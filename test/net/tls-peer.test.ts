@@ -6,7 +6,7 @@ import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { openConnection, type Connection } from '../../src/net/connect.js';
 import type { NetOptions, ProxySettings } from '../../src/net/options.js';
 import { isFromPublicRoot, labelText, MAX_LABEL_CHARS } from '../../src/net/tls-peer.js';
-import { PHASES } from '../../src/probes/types.js';
+import { PHASES } from '../../src/core/run.js';
 import { RunRecorder } from '../../src/runner/recorder.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 import { LOOPBACK, startHttpsServer, type KeyAndChain } from '../helpers/servers.js';

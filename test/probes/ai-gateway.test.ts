@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 import { expectNoSample, expectOutcome, expectSample, expectSocketsClosed, findSamples, runOnce, type RunSpec } from '../helpers/run.js';
 import { LOOPBACK, startHttpServer, startHttpsServer, startSilentServer } from '../helpers/servers.js';

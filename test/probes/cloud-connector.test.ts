@@ -1,6 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { labelText, MAX_LABEL_CHARS } from '../../src/net/tls-peer.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 import { promtoolCheckMetrics } from '../helpers/promtool.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { DUO_TOKEN, fact, json, phase, runInstanceProbe, startFakeGitLab, type FakeReply } from '../gitlab/helpers.js';
 
 /** code_suggestions: a real completion as the Duo user (facts §3); each status has its meaning. */

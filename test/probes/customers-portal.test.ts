@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { startConnectProxy, type ProxyMode } from '../helpers/proxy.js';
 import { expectNoSample, expectOutcome, expectSample, expectSocketsClosed, phaseSeconds, runOnce, type RunSpec } from '../helpers/run.js';
 import { closedPort, LOOPBACK, openSocketCount, settledSocketCount, startHttpsServer, startMuteTlsServer, startSilentServer } from '../helpers/servers.js';

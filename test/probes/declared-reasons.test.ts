@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
-import { IMPLICIT_REASONS } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
+import { IMPLICIT_REASONS } from '../../src/core/errors.js';
 import { PROBES, findProbe } from '../../src/probes/index.js';
 import { declaredReasons } from '../../src/probes/types.js';
 import { EXPECTED } from '../helpers/scenario-reasons.js';

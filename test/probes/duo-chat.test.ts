@@ -78,10 +78,10 @@ describe('duo_chat against the simulator', () => {
     expect(result.message).toMatch(/may not send chat questions \(it needs the ai_features or api scope\)/);
   });
 
-  it('a token with neither api, read_api nor ai_features: the subscription is rejected', async () => {
-    const result = await run({ duoUserTokenScopes: ['read_user'] });
+  it('a token without read_api (ai_features only): GraphQL shows no current user, forbidden naming read_api', async () => {
+    const result = await run({ duoUserTokenScopes: ['ai_features'] });
     expect(result.reason).toBe('forbidden');
-    expect(result.message).toMatch(/ActionCable rejected the chat subscription/);
+    expect(result.message).toMatch(/^GraphQL shows no current user for the duo_user_token: it lacks read_api \(or api\)/);
   });
 
   it('a proxy that strips the upgrade: websocket_upgrade, as websocket_cable', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import type { Capabilities } from '../../src/gitlab/capabilities.js';
 import { resolveEnvironment, type InstanceEnvironment } from '../../src/gitlab/deployment.js';
 import type { ApplicationSettings } from '../../src/gitlab/rest.js';

@@ -74,11 +74,11 @@ describe('exporter_tokens against the simulator', () => {
     harness.sim.setScenario('token_scope_missing');
     const { plan, store } = await runTokens();
     expect(lastRun(store).reason).toBe('requirement_not_met');
-    expect(lastRun(store).message).toBe('duo_user_token lacks ai_features (or api) for code_suggestions');
+    expect(lastRun(store).message).toBe('duo_user_token lacks ai_features (or api) for duo_chat, code_suggestions');
     const report = buildReport(plan, store);
     const probe = report.instances[0]!.probes.find((p) => p.name === 'exporter_tokens')!;
     expect(probe.fix?.runbook?.alert).toBe('GitLabDuoExporterTokenScopeMissing');
     expect(report.instances[0]!.tokens.find((t) => t.token === 'duo_user')).toMatchObject({ scopesOk: false });
-    expect(renderStatusPage(plan, store)).toMatch(/<b>Exporter token:<\/b> <span class="t-fail">duo_user_token: expires [\d-]+ \(\d+ days left\); scopes read_api: missing ai_features \(or api\) for code_suggestions<\/span>/);
+    expect(renderStatusPage(plan, store)).toMatch(/<b>Exporter token:<\/b> <span class="t-fail">duo_user_token: expires [\d-]+ \(\d+ days left\); scopes read_api: missing ai_features \(or api\) for duo_chat, code_suggestions<\/span>/);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Capabilities } from '../../src/gitlab/capabilities.js';
-import { exporterTokens, expiryOf } from '../../src/probes/exporter-tokens.js';
+import { expiryOf } from '../../src/probes/exporter-tokens.js';
+import { findProbe } from '../../src/probes/index.js';
 import { ADMIN_TOKEN, DUO_TOKEN, fact, json, runInEnvironment, runInstanceProbe, samples, startFakeGitLab, type FakeReply, type FakeRequest } from '../gitlab/helpers.js';
 
 /**
@@ -95,7 +96,7 @@ describe('exporter_tokens', () => {
   it('a missing scope fails with requirement_not_met, names it and who needs it, and exports scopes_ok 0', async () => {
     const { outcome, result } = await run(ADMIN_OK, { ...DUO_OK, scopes: ['read_api'] });
     expect(result.reason).toBe('requirement_not_met');
-    expect(result.message).toBe('duo_user_token lacks ai_features (or api) for code_suggestions');
+    expect(result.message).toBe('duo_user_token lacks ai_features (or api) for duo_chat, code_suggestions');
     expect(await fact(outcome, 'gitlab_duo_token_scopes_ok', { token: 'duo_user' })).toBe(0);
     expect(await fact(outcome, 'gitlab_duo_token_scopes_ok', { token: 'admin' })).toBe(1);
   });
@@ -103,7 +104,7 @@ describe('exporter_tokens', () => {
   it('a refused token outweighs a missing scope, and both are in the message', async () => {
     const { result } = await run({ ...ADMIN_OK, reply: EXPIRED }, { ...DUO_OK, scopes: ['ai_features'] });
     expect(result.reason).toBe('auth');
-    expect(result.message).toMatch(/admin_token .*Token is expired.*; duo_user_token lacks read_api \(or api\) for duo_workflow_tools/);
+    expect(result.message).toMatch(/admin_token .*Token is expired.*; duo_user_token lacks read_api \(or api\) for duo_chat, duo_workflow_tools/);
   });
 
   it('api covers read_api and ai_features', async () => {
@@ -158,11 +159,13 @@ describe('exporter_tokens', () => {
     expect(await fact(outcome, 'gitlab_duo_token_scopes_ok', { token: 'duo_user' })).toBeUndefined();
   });
 
-  it('before the Agent Platform (GitLab 18.3) the Duo user needs no read_api', async () => {
+  it('before the Agent Platform (GitLab 18.3) only duo_chat needs read_api of the Duo user', async () => {
     const server = await gitlab(ADMIN_OK, { ...DUO_OK, scopes: ['ai_features'] });
     const caps: Capabilities = { detectedAt: Date.now(), version: { major: 18, minor: 3, patch: 0, suffix: '' }, fields: undefined, settings: undefined, problems: [] };
-    const { result } = await runInEnvironment(exporterTokens, server.port, caps);
-    expect(result.success, result.message).toBe(true);
+    const { result } = await runInEnvironment(findProbe('exporter_tokens')!, server.port, caps);
+    expect(result.reason).toBe('requirement_not_met');
+    // duo_workflow_tools is skipped there: only duo_chat (currentUser) asks for read_api.
+    expect(result.message).toBe('duo_user_token lacks read_api (or api) for duo_chat');
   });
 
   it('checks only the configured token, and is skipped without any', async () => {

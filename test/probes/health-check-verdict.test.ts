@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
+// As src/main.ts does: the probe catalog registers the probes' names and schedules the config reads.
+import '../../src/probes/index.js';
 import type { Capabilities } from '../../src/gitlab/capabilities.js';
 import { DEPLOYMENTS, resolveEnvironment, type Deployment, type InstanceEnvironment } from '../../src/gitlab/deployment.js';
 import type { CloudConnectorProbeResult } from '../../src/gitlab/queries.js';

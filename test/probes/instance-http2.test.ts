@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { fact, phase, pki, runInstanceProbe } from '../gitlab/helpers.js';
 import { LOOPBACK, openSocketCount, settledSocketCount, startHttpsServer, startMuteTlsServer } from '../helpers/servers.js';
 

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import type { Capabilities } from '../../src/gitlab/capabilities.js';
 import { resolveEnvironment, type DeploymentSetting, type InstanceEnvironment } from '../../src/gitlab/deployment.js';
 import { parseVersion } from '../../src/gitlab/version.js';

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { interpretFrame } from '../../src/gitlab/cable.js';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { DUO_TOKEN, fact, HOST, json, phase, runInstanceProbe, startFakeGitLab } from '../gitlab/helpers.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 import { openSocketCount, settledSocketCount } from '../helpers/servers.js';

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { writeFigures } from '../../reliability/lib/figures.js';
 import { seededRandom, seedFromEnv, type Rng } from '../../reliability/lib/prng.js';
-import { FAILURE_REASONS } from '../../src/errors.js';
+import { FAILURE_REASONS } from '../../src/core/errors.js';
 import { PERMISSION_ERROR_PREFIX } from '../../src/gitlab/graphql-client.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { findProbe } from '../../src/probes/index.js';
@@ -237,7 +237,6 @@ describe(`GitLab API fuzz (seed ${SEED})`, () => {
         frames = cableFrames(rng, kinds);
         const result = await runProbe({ probe: planned.probe, instance: planned.instance, settings: planned.settings, net: planned.net, logger: silentLogger });
         store.record(result);
-        metrics.probes.observe(result);
         const text = await metrics.prometheus.metrics();
         const found = problems(result, () => parseExposition(text));
         tally.tried++;
@@ -273,7 +272,6 @@ describe(`GitLab API fuzz (seed ${SEED})`, () => {
         const planned = plan.probes.find((p) => p.probe.name === current!.probe)!;
         const result = await runProbe({ probe: findProbe(current.probe)!, instance: planned.instance, settings: planned.settings, net: planned.net, logger: silentLogger });
         store.record(result);
-        metrics.probes.observe(result);
         const text = await metrics.prometheus.metrics();
         const found = problems(result, () => parseExposition(text));
         tally.tried++;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { writeFigures } from '../../reliability/lib/figures.js';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { PROBE_NAMES } from '../../src/probes/index.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 import { DEADLINE_SLACK_SECONDS, parseExposition } from '../helpers/run.js';

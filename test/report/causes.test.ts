@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { FAILURE_REASONS, type FailureReason } from '../../src/errors.js';
+import { FAILURE_REASONS, type FailureReason } from '../../src/core/errors.js';
 import { renderStatusPage } from '../../src/http/status-page.js';
-import { FACT_FAMILIES } from '../../src/metrics/facts.js';
+import { FACT_FAMILIES } from '../../src/core/facts.js';
 import { findProbe, PROBES } from '../../src/probes/index.js';
-import type { Fact } from '../../src/probes/types.js';
+import type { Fact } from '../../src/core/run.js';
 import { CAUSAL_GRAPH, CONNECTION_REASONS, GITLAB_CHECKS, type CausalEdge, type FailureMatch } from '../../src/report/causes.js';
 import { fixAdvice } from '../../src/report/explain.js';
 import { renderReport } from '../../src/report/render.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FAILURE_REASONS } from '../../src/errors.js';
+import { FAILURE_REASONS } from '../../src/core/errors.js';
 import { PROBES } from '../../src/probes/index.js';
 import { enablingHint, explainReason, fixAdvice, REASON_SENTENCES, TOKEN_ADVICE } from '../../src/report/explain.js';
 import { testPlan } from './helpers.js';

@@ -1,7 +1,7 @@
 import { parseConfigText } from '../../src/config/load.js';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
-import type { Fact, Phase } from '../../src/probes/types.js';
+import type { Fact, Phase } from '../../src/core/run.js';
 import { buildPlan, type Plan } from '../../src/runner/plan.js';
 import type { ProbeResult } from '../../src/runner/result.js';
 

@@ -6,7 +6,7 @@ import { stripUserinfo } from '../../src/report/redact.js';
 import { renderReport } from '../../src/report/render.js';
 import { buildReport, REPORT_SCHEMA_VERSION, type Report } from '../../src/report/report.js';
 import { ResultStore } from '../../src/runner/store.js';
-import { VERSION } from '../../src/version.js';
+import { VERSION } from '../../src/core/version.js';
 import { PROXY_URL, result, SENTINELS, testPlan } from './helpers.js';
 
 const NOW = new Date('2026-05-01T10:00:05Z');
@@ -37,7 +37,7 @@ describe('the readiness report', () => {
     }
     expect(report.instances[0]!.url).toBe('https://gitlab.example.com');
     expect(findProbe(report, 'lab', 'customers_portal').message).toBe('proxy http://proxy.example:3128 refused CONNECT customers.gitlab.com:443');
-    expect(findProbe(report, 'lab', 'code_suggestions').message).toBe('401 for Bearer [redacted]');
+    expect(findProbe(report, 'lab', 'code_suggestions').message).toBe('401 for Bearer <redacted>');
   });
 
   it('has a schema version, the exporter version and time, and a readiness summary per instance', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { expectOutcome, factValue, phaseSeconds } from '../helpers/run.js';
 import { startApache, type ApacheOptions } from './apache.js';
 import { runThroughProxy, startBackend, type Backend, type ProxyProcess } from './helpers.js';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { FailureReason } from '../../src/errors.js';
+import type { FailureReason } from '../../src/core/errors.js';
 import { expectOutcome, factValue } from '../helpers/run.js';
 import { runThroughProxy, upgradeThroughProxy, type Backend, type ProxyProcess } from './helpers.js';
 

@@ -206,7 +206,6 @@ export async function runThroughProxy(probe: InboundProbe, backend: Backend, pro
   const socketsBefore = openSocketCount();
   const result: ProbeResult = await runProbe({ probe: planned.probe, instance: planned.instance, settings: planned.settings, net: planned.net, logger: pino({ level: 'silent' }) });
   store.record(result);
-  metrics.probes.observe(result);
   return { plan, planned, result, store, metrics, registry: metrics.prometheus, socketsBefore, exposition: () => metrics.prometheus.metrics() };
 }
 

@@ -1,12 +1,14 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ProbeError } from '../../src/errors.js';
+import { ProbeError } from '../../src/core/errors.js';
+import type { FactName } from '../../src/core/facts.js';
 import { runProbe } from '../../src/runner/run-probe.js';
 import { fakeProbe, plannedFake, silentLogger } from '../helpers/fake-probe.js';
 
-function run(body: Parameters<typeof fakeProbe>[0], timeoutMs = 200) {
-  const planned = plannedFake(fakeProbe(body), { kind: 'every', ms: 60_000 }, timeoutMs);
-  return runProbe({ probe: planned.probe, instance: planned.instance, settings: planned.settings, net: planned.net, logger: silentLogger });
+/** Runs a fake probe that declares `facts` (the double declares none of its own). */
+function run(body: Parameters<typeof fakeProbe>[0], timeoutMs = 200, facts: readonly FactName[] = ['gitlab_duo_http_status_code'], logger = silentLogger) {
+  const planned = plannedFake({ ...fakeProbe(body), facts }, { kind: 'every', ms: 60_000 }, timeoutMs);
+  return runProbe({ probe: planned.probe, instance: planned.instance, settings: planned.settings, net: planned.net, logger });
 }
 
 describe('runProbe', () => {
@@ -84,5 +86,51 @@ describe('runProbe and the reasons a probe declares', () => {
     const hung = { ...probe, run: () => new Promise<void>(() => undefined) };
     const timedOut = await runProbe({ probe: hung, instance: planned.instance, settings: { ...planned.settings, timeoutMs: 100 }, net: planned.net, logger: silentLogger });
     expect(timedOut.reason).toBe('timeout');
+  });
+});
+
+describe('runProbe and the facts a probe declares', () => {
+  const warnings = () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    return { logger, logged: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  };
+
+  it('a fact the probe does not declare fails a passing run as internal, naming the probe and the fact, and is not kept', async () => {
+    const { logger, logged } = warnings();
+    const result = await run(
+      async (ctx) => {
+        ctx.record.fact('gitlab_duo_http_status_code', 200);
+        ctx.record.fact('gitlab_duo_grpc_status_code', 0);
+        ctx.record.note('all good');
+      },
+      1000,
+      ['gitlab_duo_http_status_code'],
+      logger,
+    );
+    expect(result).toMatchObject({ success: false, reason: 'internal' });
+    expect(result.message).toBe('fake recorded gitlab_duo_grpc_status_code, a fact it does not declare (an exporter bug, please report it)');
+    expect(result.facts).toEqual([{ name: 'gitlab_duo_http_status_code', value: 200 }]);
+    expect(logged()).toEqual([expect.objectContaining({ level: 40, probe: 'fake', gitlab: 'test', facts: ['gitlab_duo_grpc_status_code'], msg: expect.stringMatching(/does not declare/) })]);
+  });
+
+  it('wins over the run’s own failure, which stays in the message', async () => {
+    const result = await run(
+      async (ctx) => {
+        ctx.record.fact('gitlab_duo_tls_public_ca', 1);
+        ctx.record.fact('gitlab_duo_tls_public_ca', 0);
+        ctx.record.fact('gitlab_duo_http_version', 2);
+        throw new ProbeError('connect', 'refused', { retryAfterSeconds: 7 });
+      },
+      1000,
+      [],
+    );
+    expect(result).toMatchObject({ success: false, reason: 'internal', retryAfterSeconds: 7, facts: [] });
+    expect(result.message).toBe('fake recorded gitlab_duo_tls_public_ca, gitlab_duo_http_version, facts it does not declare (an exporter bug, please report it); the run itself failed: connect: refused');
+  });
+
+  it('declared facts pass as before', async () => {
+    const result = await run(async (ctx) => ctx.record.fact('gitlab_duo_http_status_code', 204), 1000, ['gitlab_duo_http_status_code']);
+    expect(result).toMatchObject({ success: true, facts: [{ name: 'gitlab_duo_http_status_code', value: 204 }] });
   });
 });

@@ -119,7 +119,7 @@ describe('scheduler', () => {
 
   it('defers the next run after a Retry-After', async () => {
     vi.useFakeTimers();
-    const { ProbeError } = await import('../../src/errors.js');
+    const { ProbeError } = await import('../../src/core/errors.js');
     const limited = fakeProbe(async () => {
       throw new ProbeError('rate_limited', '429', { retryAfterSeconds: 25 });
     });
@@ -437,7 +437,7 @@ describe('scheduler re-checks', () => {
     return fakeProbe(async () => {
       const ok = outcomes.shift() ?? true;
       if (!ok) {
-        const { ProbeError } = await import('../../src/errors.js');
+        const { ProbeError } = await import('../../src/core/errors.js');
         throw new ProbeError('connect', 'refused');
       }
     });
@@ -492,7 +492,7 @@ describe('scheduler re-checks', () => {
   });
 
   it('waits for a Retry-After before re-checking', async () => {
-    const { ProbeError } = await import('../../src/errors.js');
+    const { ProbeError } = await import('../../src/core/errors.js');
     const outcomes = [() => new ProbeError('rate_limited', '429', { retryAfterSeconds: 120 })];
     const limited = fakeProbe(async () => {
       const next = outcomes.shift();
@@ -554,7 +554,7 @@ describe('scheduler run-now', () => {
   });
 
   it('waits out a Retry-After from GitLab', async () => {
-    const { ProbeError } = await import('../../src/errors.js');
+    const { ProbeError } = await import('../../src/core/errors.js');
     const limited = fakeProbe(async () => {
       throw new ProbeError('rate_limited', '429', { retryAfterSeconds: 120 });
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseOperation } from '../../src/simulator/graphql-parse.js';
+import { parseOperation } from '../../src/simulator/graphql-operation.js';
 import { PERMISSION_DENIED } from '../../src/simulator/graphql.js';
 import type { ScenarioName } from '../../src/simulator/index.js';
 import { agentFor, graphql, useSimulator } from './helpers.js';
@@ -177,6 +177,30 @@ describe('the query reader', () => {
   it('picks the operation by name and rejects fragment cycles', () => {
     const source = 'query A { a: metadata { version } } query B { b: metadata { version } }';
     expect(parseOperation(source, {}, 'B').selections[0]!.alias).toBe('b');
-    expect(() => parseOperation('{ ...F } fragment F on Query { ...F }')).toThrow(/infinite loop/);
+    expect(() => parseOperation('{ ...F } fragment F on Query { ...F }')).toThrow('Fragment F contains an infinite loop');
+    expect(() => parseOperation('{ ...G }')).toThrow('Fragment G was used, but not defined');
+    expect(() => parseOperation(source, {}, 'C')).toThrow('No operation named "C"');
+  });
+
+  it('refuses type definitions, which graphql-js parses but a server never runs', () => {
+    expect(() => parseOperation('type T { a: Int } { metadata { version } }')).toThrow('Unexpected "type"');
+  });
+
+  it('refuses too deep a selection, and a huge document without overflowing the stack', () => {
+    const nested = (depth: number) => `{ ${'a { '.repeat(depth)}b${' }'.repeat(depth)} }`;
+    expect(parseOperation(nested(24)).selections).toHaveLength(1);
+    expect(() => parseOperation(nested(25))).toThrow('Query is too deep');
+    expect(() => parseOperation(nested(100_000))).toThrow(/^Syntax Error: Document contains more/);
+    expect(() => parseOperation(`{ user(n: ${'['.repeat(100_000)}) { id } }`)).toThrow(/^Syntax Error: Document contains more/);
+  });
+});
+
+describe('GraphQL syntax errors', () => {
+  it("answer HTTP 200 with one error and where the parser stopped, as graphql-ruby's ParseError does", async () => {
+    const sim = await useSimulator();
+    const { status, body } = await graphql(agentFor(sim), sim, sim.adminToken, '{\n  metadata { version }');
+    expect(status).toBe(200);
+    expect(body.data).toBeUndefined();
+    expect(body.errors).toEqual([{ message: expect.stringMatching(/^Syntax Error: /), locations: [{ line: 2, column: 23 }] }]);
   });
 });

@@ -56,8 +56,12 @@ export const JUDGES: Record<Exclude<ExporterProbe, 'proxy_env'>, Judge> = {
     const settings = (await adminGet(sim, agent, '/api/v4/application/settings')) as { duo_features_enabled?: boolean } | undefined;
     if (settings?.duo_features_enabled === false) return true;
     const help = await releaseAtLeast(sim, agent, 17, 5);
+    // As the clients do: the subscription is addressed by the token's own user (currentUser).
+    const { body } = await graphql(agent, sim, sim.duoUserToken, '{ currentUser { id } }');
+    const userGid = (body.data?.currentUser as { id: string } | null | undefined)?.id;
+    if (!userGid) return false;
     const wanted = (m: { role: string; chunkId: number | null }) => (help ? m.role === 'ASSISTANT' && m.chunkId === null : m.role === 'USER');
-    const chat = await chatOnce(sim, agent, { content: help ? '/help' : '/reset', waitMs: 1000, until: wanted });
+    const chat = await chatOnce(sim, agent, { content: help ? '/help' : '/reset', waitMs: 1000, until: wanted, userGid });
     const requestId = chat.mutation?.requestId;
     if (!requestId) return false;
     const mine = chat.messages.filter((m) => m.requestId === requestId);

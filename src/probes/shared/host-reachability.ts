@@ -1,7 +1,7 @@
 import { DEFAULT_ENDPOINTS } from '../../config/defaults.js';
 import { ALPN_H2_REASONS } from '../../net/connect.js';
 import { REQUEST_REASONS, timedRequest } from '../../net/http-request.js';
-import { defineProbe, type ProbeContext, type ProbeDefinition } from '../types.js';
+import { defineProbe, type ProbeAdvice, type ProbeContext, type ProbeDefinition } from '../types.js';
 import { recordHttpFacts } from './http-facts.js';
 import { noteInterception, TLS_FACTS } from './tls-facts.js';
 import { cloudHostsUnused, REQUIRED } from './relevance.js';
@@ -12,7 +12,7 @@ type CloudEndpoint = 'customers_portal' | 'cloud_connector';
  * GitLab's own `host_probe`, from the exporter's vantage point: one HEAD to the host; any HTTP
  * answer proves the path (the status is still exported), only a network failure fails.
  */
-export function hostReachabilityProbe<const Name extends CloudEndpoint>(name: Name, host: string): ProbeDefinition<Name> {
+export function hostReachabilityProbe<const Name extends CloudEndpoint>(name: Name, host: string, advice: ProbeAdvice): ProbeDefinition<Name> {
   return defineProbe({
     name,
     group: 'network',
@@ -24,6 +24,8 @@ export function hostReachabilityProbe<const Name extends CloudEndpoint>(name: Na
     facts: ['gitlab_duo_http_status_code', 'gitlab_duo_http_version', ...TLS_FACTS, 'gitlab_duo_cloudflare_addresses'],
     // Any status passes; it offers h2 (to report the version), so a refused ALPN is HTTP/2's verdict.
     reasons: [...REQUEST_REASONS, ...ALPN_H2_REASONS],
+    alerts: { failing: 'GitLabDuoNetworkProbeFailed' },
+    advice,
     availability: () => ({ enabled: true }),
     relevance: (env) => cloudHostsUnused(env, host) ?? REQUIRED,
     target: (instance) => instance.endpoints[name],

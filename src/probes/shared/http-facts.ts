@@ -1,5 +1,5 @@
 import type { TimedResponse } from '../../net/http-request.js';
-import type { Recorder } from '../types.js';
+import type { Recorder } from '../../core/run.js';
 import { recordTlsFacts } from './tls-facts.js';
 
 /** The facts every HTTP-based probe exports about the response it got, and its TLS peer's. */

@@ -1,6 +1,6 @@
-import type { FactName } from '../../metrics/facts.js';
+import type { FactName } from '../../core/facts.js';
 import type { Connection } from '../../net/connect.js';
-import type { Recorder } from '../types.js';
+import type { Recorder } from '../../core/run.js';
 
 /** The facts every probe that shows its TLS peer exports, in the order its `facts` lists them. */
 export const TLS_FACTS = [

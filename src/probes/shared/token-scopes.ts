@@ -1,10 +1,8 @@
-import { ProbeError } from '../../errors.js';
+import { ProbeError } from '../../core/errors.js';
 import type { Credential } from '../../gitlab/availability.js';
 import { requestApplicationSettings } from '../../gitlab/rest.js';
-import { agentPlatformClient } from '../agent-platform-client.js';
-import { codeSuggestions } from '../code-suggestions.js';
-import { duoWorkflowTools } from '../duo-workflow-tools.js';
-import type { ProbeContext, ProbeDefinition, TokenKind } from '../types.js';
+import type { ProbeContext, ProbeDefinition } from '../types.js';
+import type { TokenKind } from '../../core/run.js';
 
 /**
  * Which scopes each of the exporter's tokens needs, from what the probes that send it ask of
@@ -13,17 +11,15 @@ import type { ProbeContext, ProbeDefinition, TokenKind } from '../types.js';
  * a token that works is never reported as missing something.
  */
 
-/** One scope a token must have: any of `accepted` satisfies it. */
-export interface ScopeNeed {
-  /** The scope the exporter's docs ask for. */
+/** One scope a token must have, any of `accepted` satisfying it, and who needs it. */
+export interface TokenNeed {
   readonly scope: string;
-  /** Scopes GitLab accepts for it: `api` covers every API request (lib/api/api.rb:53-54). */
   readonly accepted: readonly string[];
-  /** Who needs it, for the message. */
+  /** Who needs it, for the message: the probes that declare it, or the admin probes and the detection. */
   readonly by: string;
 }
 
-const READ_API: Omit<ScopeNeed, 'by'> = { scope: 'read_api', accepted: ['read_api', 'api'] };
+const READ_API = { scope: 'read_api', accepted: ['read_api', 'api'] } as const;
 
 /** Whether `probe` runs on this instance: enabled, and not skipped by its relevance (unless forced). */
 function runsHere(probe: ProbeDefinition, ctx: ProbeContext): boolean {
@@ -32,27 +28,32 @@ function runsHere(probe: ProbeDefinition, ctx: ProbeContext): boolean {
   return probe.relevance?.(ctx.environment, ctx.instance).use !== 'skip' || settings?.required === true;
 }
 
-/** The scopes `kind` needs here, `admin_mode` aside (see adminModeMissing). */
-export function scopeNeeds(ctx: ProbeContext, kind: TokenKind): ScopeNeed[] {
+/**
+ * The scopes `kind` needs here, `admin_mode` aside (see adminModeMissing): what the probes of
+ * `catalog` that run here declare (ProbeDefinition.scopes), one need per scope naming every probe
+ * that declares it.
+ */
+export function scopeNeeds(ctx: ProbeContext, kind: TokenKind, catalog: readonly ProbeDefinition[]): TokenNeed[] {
   // GraphQL queries and REST GETs: license, health_check, instance_settings, composite_identity,
   // version and the detection of what GitLab offers all read with it.
   if (kind === 'admin') return [{ ...READ_API, by: 'the admin probes and the detection (REST GET and GraphQL)' }];
-  // direct_access is a POST with no allow_access_with_scope: api only (ee/lib/api/ai/duo_workflows/workflows.rb).
-  if (kind === 'agent_platform') return runsHere(agentPlatformClient, ctx) ? [{ scope: 'api', accepted: ['api'], by: 'agent_platform_client' }] : [];
-  const needs: ScopeNeed[] = [];
-  // The completions POST accepts ai_features or api, not read_api (ee/lib/api/code_suggestions.rb:15).
-  if (runsHere(codeSuggestions, ctx)) needs.push({ scope: 'ai_features', accepted: ['ai_features', 'api'], by: 'code_suggestions' });
-  // list_tools accepts api or read_api, not ai_features (ee/lib/api/ai/duo_workflows/workflows.rb).
-  if (runsHere(duoWorkflowTools, ctx)) needs.push({ ...READ_API, by: 'duo_workflow_tools' });
-  return needs;
+  const byScope = new Map<string, { accepted: readonly string[]; by: string[] }>();
+  for (const probe of catalog.filter((p) => runsHere(p, ctx))) {
+    for (const need of (probe.scopes ?? []).filter((n) => n.token === kind)) {
+      const entry = byScope.get(need.scope) ?? { accepted: need.accepted, by: [] };
+      entry.by.push(probe.name);
+      byScope.set(need.scope, entry);
+    }
+  }
+  return [...byScope].map(([scope, { accepted, by }]) => ({ scope, accepted, by: by.join(', ') }));
 }
 
 /** The needs none of `scopes` satisfies. */
-export function missingScopes(scopes: readonly string[], needs: readonly ScopeNeed[]): ScopeNeed[] {
+export function missingScopes(scopes: readonly string[], needs: readonly TokenNeed[]): TokenNeed[] {
   return needs.filter((need) => !need.accepted.some((s) => scopes.includes(s)));
 }
 
-export const describeNeed = (need: ScopeNeed): string => `${need.scope}${need.accepted.length > 1 ? ` (or ${need.accepted.filter((s) => s !== need.scope).join(', ')})` : ''} for ${need.by}`;
+export const describeNeed = (need: TokenNeed): string => `${need.scope}${need.accepted.length > 1 ? ` (or ${need.accepted.filter((s) => s !== need.scope).join(', ')})` : ''} for ${need.by}`;
 
 /** Whether the admin token lacks a needed admin_mode, and what was learnt either way. */
 export interface AdminModeVerdict {

@@ -2,8 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { BcryptWorker } from './bcrypt-worker.js';
-import type { WebConfigWatcher } from './tls-server.js';
-import type { WebConfig } from './web-config.js';
+import type { WebConfig } from './config.js';
+import type { WebConfigWatcher } from './watcher.js';
 
 /**
  * The per-request half of `--web.config.file`: security headers, rate limit, basic auth. Mounted

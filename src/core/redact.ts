@@ -1,8 +1,9 @@
 /**
- * Text that comes back from GitLab (error messages, probe messages) is quoted in our messages
- * and notes. It is shortened, put on one line, and scrubbed of anything that looks like a token:
- * our own tokens (known to the caller) and GitLab's prefixed token formats, in case a proxy or a
- * debug page echoes a header back.
+ * The one redactor. Text that comes back from GitLab (error messages, probe messages) is quoted in
+ * our messages and notes, and reports scrub whatever leaves the process for humans; both remove our
+ * own secrets (tokens, proxy credentials: known to the caller) and anything shaped like a GitLab
+ * token or an Authorization value, in case a proxy or a debug page echoes a header back. A Secret
+ * prints as the same REDACTED text (config/secret.ts), and so does the log's censor.
  */
 import { visible } from '../text/escape.js';
 
@@ -14,12 +15,15 @@ export const REDACTED = '<redacted>';
 
 export const DEFAULT_QUOTE_LENGTH = 200;
 
+// Shorter strings would blank out ordinary words; no token or proxy password of interest is this short.
+const MIN_SECRET_LENGTH = 4;
+
 /** Removes every occurrence of the given secrets and of token-shaped strings. */
 export function scrub(text: string, secrets: readonly string[] = []): string {
   let out = text;
-  for (const secret of secrets) {
-    // Very short "secrets" would shred ordinary words; real tokens are long.
-    if (secret.length >= 8) out = out.split(secret).join(REDACTED);
+  // Longest first, so a secret that contains another is removed whole.
+  for (const secret of [...secrets].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length)) {
+    out = out.split(secret).join(REDACTED);
   }
   return out.replace(GITLAB_TOKEN, REDACTED).replace(BEARER, `$1 ${REDACTED}`);
 }

@@ -12,19 +12,19 @@ import {
   MAX_TOKEN_FILE_BYTES,
   readBoundedFile,
   readBoundedFileSync,
-} from '../../src/config/files.js';
+} from '../../src/core/files.js';
 import { configFromEnv, loadConfigFile, parseConfigText } from '../../src/config/load.js';
 import { readableByOthers } from '../../src/config/tokens.js';
-import { ConfigError } from '../../src/errors.js';
-import { loadWebConfig } from '../../src/http/web-config.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { loadWebConfig } from '../../src/http/web/config.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { silentLogger } from '../helpers/fake-probe.js';
 import { capturingLogger, createCa, fingerprint, httpsCall, serverCert, startServer, write, writeServerCert, type Running, type TestCa, type TestCert } from '../http/certs.js';
-import { fifo, issuesOf, settle } from './hostile.js';
+import { fifo, issuesOf, settle } from '../config/hostile.js';
 
 /**
  * Issue #12: token, CA, config and web-config files are read asynchronously, only when they are
- * regular files, up to a size cap (src/config/files.ts). A FIFO named in a config used to freeze
+ * regular files, up to a size cap (src/core/files.ts). A FIFO named in a config used to freeze
  * the process (readFileSync waits for a writer), `/dev/zero` to grow it until it died.
  */
 

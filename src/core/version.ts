@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
 
-/** The package version, read once from package.json (one level above src/ and dist/). */
+/** The package version, read once from package.json (two levels above src/core/ and dist/core/). */
 export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
 /**
  * The source revision, written into dist/revision.json by the build (scripts/revision.mjs):
  * `unknown` when the build could not tell, or when the file is missing or unreadable. The path
- * reads the same from dist/ and from src/ (tests), both one level below the package.
+ * reads the same from dist/core/ and from src/core/ (tests), both two levels below the package.
  */
-export const REVISION: string = readRevision(new URL('../dist/revision.json', import.meta.url));
+export const REVISION: string = readRevision(new URL('../../dist/revision.json', import.meta.url));
 
 export function readRevision(file: URL): string {
   try {
