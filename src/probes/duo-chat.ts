@@ -8,7 +8,7 @@ import { ChatStream } from '../gitlab/chat-stream.js';
 import type { InstanceEnvironment } from '../gitlab/deployment.js';
 import { API_REASONS } from '../gitlab/request.js';
 import { atLeast, parseVersion } from '../gitlab/version.js';
-import { raceAbort, untilDeadline } from '../net/abort.js';
+import { raceAbort, shorterOf, untilDeadline } from '../net/abort.js';
 import { CONNECT_REASONS, openConnection } from '../net/connect.js';
 import { defineProbe, type ProbeContext, type Relevance } from './types.js';
 import { type Phase, type Recorder } from '../core/run.js';
@@ -176,8 +176,8 @@ function noAnswer(waitedMs: number): ProbeError {
 function within<T>(work: Promise<ChatMessage & T>, ms: number, signal: AbortSignal, onExpire: () => ProbeError): Promise<ChatMessage & T> {
   // The wait may end first: the stream's later failure (the socket closed by `finally`) is no one's.
   work.catch(() => undefined);
-  const budget = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, Math.floor(ms)))]);
-  return raceAbort(work, budget, () => (signal.aborted ? new ProbeError('timeout', 'deadline reached while waiting for the chat answer') : onExpire()));
+  const budget = shorterOf(signal, ms);
+  return raceAbort(work, budget.signal, () => (signal.aborted ? new ProbeError('timeout', 'deadline reached while waiting for the chat answer') : onExpire())).finally(budget.release);
 }
 
 /** GraphQL's connection phases count in `api`, so dns..tls time the cable's path alone. */

@@ -20,7 +20,7 @@ import { loadWebConfig } from '../../src/http/web/config.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { silentLogger } from '../helpers/fake-probe.js';
 import { capturingLogger, createCa, fingerprint, httpsCall, serverCert, startServer, write, writeServerCert, type Running, type TestCa, type TestCert } from '../http/certs.js';
-import { fifo, issuesOf, settle } from '../config/hostile.js';
+import { fifo, issuesOf, settle } from '../helpers/hostile-files.js';
 
 /**
  * Issue #12: token, CA, config and web-config files are read asynchronously, only when they are

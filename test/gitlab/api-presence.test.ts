@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, fact, HOST, json, runInstanceProbe, startFakeGitLab, type FakeReply } from './helpers.js';
+import { ADMIN_TOKEN, HOST, json, startFakeGitLab, type FakeReply } from '../helpers/fake-gitlab.js';
+import { runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact } from '../helpers/probe-harness.js';
 
 /**
  * Issue 14: an instance URL that does not lead to GitLab's API (a wrong path or relative URL root,

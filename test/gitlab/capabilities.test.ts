@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { detectCapabilities, hasField, type Capabilities, type INTROSPECTED_TYPES } from '../../src/gitlab/capabilities.js';
 import { CAPABILITIES_QUERY } from '../../src/gitlab/graphql.js';
 import { failure } from '../helpers/failure.js';
-import { ADMIN_TOKEN, apiContext, DUO_TOKEN, json, startFakeGitLab, type FakeReply, type FakeRequest, type InstanceSpec } from './helpers.js';
+import { ADMIN_TOKEN, DUO_TOKEN, json, startFakeGitLab, type FakeReply, type FakeRequest } from '../helpers/fake-gitlab.js';
+import { apiContext, type InstanceSpec } from '../helpers/instance-probe.js';
 
 /**
  * detectCapabilities against a fake GitLab: the version (REST metadata), the GraphQL fields

@@ -5,8 +5,9 @@ import { GraphQLFieldMissingError, graphqlQuery } from '../../src/gitlab/graphql
 import { apiRequest, ensureOk, MAX_API_BODY_BYTES, parseBody } from '../../src/gitlab/request.js';
 import { getMetadata } from '../../src/gitlab/rest.js';
 import { ProbeError } from '../../src/core/errors.js';
-import { ADMIN_TOKEN, apiContext, json, startFakeGitLab, type FakeReply } from './helpers.js';
 import { failure } from '../helpers/failure.js';
+import { ADMIN_TOKEN, json, startFakeGitLab, type FakeReply } from '../helpers/fake-gitlab.js';
+import { apiContext } from '../helpers/instance-probe.js';
 
 /** The REST/GraphQL client against a real HTTPS server on 127.0.0.1 (through a `resolve:` pin). */
 

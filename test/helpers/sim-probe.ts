@@ -1,23 +1,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfigText } from '../../src/config/load.js';
-import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
-import { newDetector } from '../../src/runner/detector.js';
-import { buildPlan, type Plan, type PlannedProbe } from '../../src/runner/plan.js';
+import type { Plan, PlannedProbe } from '../../src/runner/plan.js';
 import type { ProbeResult } from '../../src/runner/result.js';
-import { runProbe } from '../../src/runner/run-probe.js';
 import { exporterInstanceConfig, startSimulator, type Conditions, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { planInstance, runPlanned } from './probe-harness.js';
 
 /**
  * One simulator for a test file, and a probe planned and run against it as `check` does
- * (detection, plan, one run). The probe tests for the instance probes share it.
+ * (detection, plan, one run) through the probe harness. The probe tests for the instance probes
+ * share it.
  */
 
-export const silentLogger = pino({ level: 'silent' });
+export { silentLogger } from './probe-harness.js';
 
 type InstanceConfig = ReturnType<typeof exporterInstanceConfig>;
 type Scenario = Parameters<Simulator['setScenario']>[0];
@@ -54,10 +50,8 @@ export function simulatorProbeHarness(prefix: string, options: SimulatorOptions 
   const started = (): Simulator => sim ?? expect.fail('the simulator is started in beforeAll');
   const caFile = (): string => join(dir ?? expect.fail('the directory is made in beforeAll'), 'ca.pem');
 
-  async function planAll(shape: Shape = (i) => i): Promise<Plan> {
-    const instance = shape(exporterInstanceConfig(started(), caFile(), 'sim'));
-    const config = await parseConfigText(stringify({ instances: [instance] }), `${prefix}.yaml`, { env: {} });
-    return buildPlan(config, loadCloudflareRanges(), {}, await newDetector({}, silentLogger).detectAll(config));
+  function planAll(shape: Shape = (i) => i): Promise<Plan> {
+    return planInstance({ instance: shape(exporterInstanceConfig(started(), caFile(), 'sim')), capabilities: 'detect' });
   }
 
   async function plan(probe: string, shape?: Shape): Promise<PlannedProbe> {
@@ -70,7 +64,7 @@ export function simulatorProbeHarness(prefix: string, options: SimulatorOptions 
     started().setScenario(scenario);
     const p = await plan(probe, shape);
     expect(p.skippedBecause).toBeUndefined();
-    return runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silentLogger, environment: p.environment });
+    return runPlanned(p);
   }
 
   return {

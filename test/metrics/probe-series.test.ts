@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
-import { LATENCY_BUCKET_COUNT, latencyBuckets } from '../../src/runner/latency-buckets.js';
+import { latencyBuckets } from '../../src/runner/latency-buckets.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { parseCloudflareRanges } from '../../src/net/cloudflare.js';
 import { PROBES } from '../../src/probes/index.js';
@@ -8,14 +8,14 @@ import { declaredReasons } from '../../src/probes/types.js';
 import { buildPlan, scheduled, type Plan, type PlannedProbe } from '../../src/runner/plan.js';
 import type { ProbeResult } from '../../src/runner/result.js';
 import { ResultStore } from '../../src/runner/store.js';
+import { findSamples } from '../helpers/exposition.js';
 import { promtoolCheckMetrics } from '../helpers/promtool.js';
-import { findSamples } from '../helpers/run.js';
 
 /**
  * The per-probe series of metrics.md v2 that depend on the probe: the failure_reason one-hot over
  * the probe's declared reasons, phases without proxy_connect where no proxy is configured, and
  * latency buckets that end at the probe's timeout and stay consistent across a reload that
- * changes it.
+ * changes it (the buckets themselves: test/runner/latency-buckets.test.ts).
  */
 
 const ranges = parseCloudflareRanges('1.0.0.0/8', 'test');
@@ -56,30 +56,6 @@ function harness(initial: Plan) {
   const series = async (name: string, labels: Record<string, string>) => findSamples(await metrics.prometheus.metrics(), name, labels);
   return { metrics, record, series, setPlan: (next: Plan) => (plan = next), probe: (name: string) => scheduled(plan).find((p) => p.probe.name === name)! };
 }
-
-describe('latencyBuckets', () => {
-  it.each([
-    [10, [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10]],
-    [20, [0.1, 0.2, 0.5, 1, 2, 5, 10, 20]],
-    [30, [0.2, 0.5, 1, 2, 5, 10, 20, 30]],
-    [60, [0.2, 0.5, 1, 2, 5, 10, 20, 60]],
-    [0.75, [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.75]],
-  ])('timeout %s s → %o', (timeout, buckets) => {
-    expect(latencyBuckets(timeout)).toEqual(buckets);
-  });
-
-  it.each([0.001, 0.5, 1, 3, 7, 10, 45, 90, 600, 86_400])('timeout %s s: fewer than 12, rising, ending at the timeout, each at most 2.5× the one before (the top one 4×)', (timeout) => {
-    const buckets = latencyBuckets(timeout);
-    expect(buckets).toHaveLength(LATENCY_BUCKET_COUNT);
-    expect(buckets.length).toBeLessThan(12);
-    expect(buckets.at(-1)).toBe(timeout);
-    for (let i = 1; i < buckets.length; i++) {
-      expect(buckets[i]!).toBeGreaterThan(buckets[i - 1]!);
-      // Between 1-2-5 neighbours 2.5 at most; the timeout sits 1.5× to 3.75× above the next one.
-      expect(buckets[i]! / buckets[i - 1]!).toBeLessThanOrEqual(i === buckets.length - 1 ? 4 : 2.5);
-    }
-  });
-});
 
 describe('per-probe series', () => {
   it("every probe's failure_reason one-hot covers exactly its declared reasons", async () => {

@@ -9,8 +9,8 @@ import { PROBES } from '../../src/probes/index.js';
 import { declaredReasons } from '../../src/probes/types.js';
 import { scheduled } from '../../src/runner/plan.js';
 import { exporterInstanceConfig, startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { parseExposition, type Sample } from '../helpers/exposition.js';
 import { silentLogger } from '../helpers/fake-probe.js';
-import { parseExposition, type Sample } from '../helpers/run.js';
 
 /**
  * What one GitLab instance costs in series, with every probe enabled and every optional endpoint

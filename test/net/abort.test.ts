@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ProbeError } from '../../src/core/errors.js';
-import { asProbeError, describeError, timeoutError, untilDeadline } from '../../src/net/abort.js';
+import { asProbeError, describeError, shorterOf, timeoutError, untilDeadline } from '../../src/net/abort.js';
 
 /** The deadline race every net/ call goes through. */
 
@@ -35,6 +35,45 @@ describe('untilDeadline', () => {
     const cleanup = vi.fn();
     await expect(untilDeadline(new Promise(() => undefined), AbortSignal.abort(), 'late', cleanup)).rejects.toMatchObject({ reason: 'timeout' });
     expect(cleanup).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('shorterOf', () => {
+  it('aborts after its time, while the parent still runs', async () => {
+    const parent = new AbortController();
+    const bounded = shorterOf(parent.signal, 20);
+    await new Promise((resolve) => bounded.signal.addEventListener('abort', resolve, { once: true }));
+    expect((bounded.signal.reason as Error).name).toBe('TimeoutError');
+    expect(parent.signal.aborted).toBe(false);
+    bounded.release();
+  });
+
+  it('aborts with the parent, with its reason', () => {
+    const parent = new AbortController();
+    const bounded = shorterOf(parent.signal, 60_000);
+    parent.abort(new Error('deadline'));
+    expect(bounded.signal.aborted).toBe(true);
+    expect((bounded.signal.reason as Error).message).toBe('deadline');
+    bounded.release();
+  });
+
+  it('released: no listener left on the parent and no timer pending (nothing stays on the heap)', async () => {
+    vi.useFakeTimers();
+    try {
+      const parent = new AbortController();
+      const add = vi.spyOn(parent.signal, 'addEventListener');
+      const remove = vi.spyOn(parent.signal, 'removeEventListener');
+      const bounded = shorterOf(parent.signal, 1000);
+      expect(vi.getTimerCount()).toBe(1);
+      bounded.release();
+      expect(vi.getTimerCount()).toBe(0);
+      expect(add).toHaveBeenCalledTimes(1);
+      expect(remove).toHaveBeenCalledWith('abort', add.mock.calls[0]![1]);
+      vi.advanceTimersByTime(2000);
+      expect(bounded.signal.aborted).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -3,7 +3,9 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { expectOutcome, expectSample, expectSocketsClosed, phaseSeconds, runOnce } from '../helpers/run.js';
+import { expectSample } from '../helpers/exposition.js';
+import { runOnce } from '../helpers/network-probe.js';
+import { expectOutcome, expectSocketsClosed, phaseSeconds } from '../helpers/probe-harness.js';
 import { freePort, LOOPBACK, startHttpsServer } from '../helpers/servers.js';
 import { createPki, type TestPki } from '../helpers/tls.js';
 

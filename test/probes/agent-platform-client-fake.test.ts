@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HOST, json, runInstanceProbe, startFakeGitLab, type FakeReply } from '../gitlab/helpers.js';
+import { HOST, json, startFakeGitLab, type FakeReply } from '../helpers/fake-gitlab.js';
+import { runInstanceProbe } from '../helpers/instance-probe.js';
 
 /**
  * agent_platform_client against a fake GitLab, for the answers the simulator does not give: a

@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/core/errors.js';
+import { expectNoSample, expectSample, findSamples } from '../helpers/exposition.js';
+import { runOnce, type RunSpec } from '../helpers/network-probe.js';
+import { expectOutcome, expectSocketsClosed } from '../helpers/probe-harness.js';
 import { startConnectProxy } from '../helpers/proxy.js';
-import { expectNoSample, expectOutcome, expectSample, expectSocketsClosed, findSamples, runOnce, type RunSpec } from '../helpers/run.js';
 import { LOOPBACK, startHttpServer, startHttpsServer, startSilentServer } from '../helpers/servers.js';
 import { createPki, type TestPki } from '../helpers/tls.js';
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/core/errors.js';
-import { DUO_TOKEN, fact, json, phase, runInstanceProbe, startFakeGitLab, type FakeReply } from '../gitlab/helpers.js';
+import { DUO_TOKEN, json, startFakeGitLab, type FakeReply } from '../helpers/fake-gitlab.js';
+import { runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact, phaseSeconds } from '../helpers/probe-harness.js';
 
 /** code_suggestions: a real completion as the Duo user (facts §3); each status has its meaning. */
 
@@ -22,7 +24,7 @@ describe('code_suggestions', () => {
     expect(req.headers['content-type']).toBe('application/json');
     expect(req.json).toEqual({ current_file: { file_name: 'x.py', content_above_cursor: 'def hello', content_below_cursor: '' }, intent: 'completion' });
     expect(await fact(outcome, 'gitlab_duo_http_status_code')).toBe(200);
-    expect(await phase(outcome, 'api')).toBeGreaterThan(0);
+    expect(await phaseSeconds(outcome, 'api')).toBeGreaterThan(0);
   });
 
   it.each<[string, FakeReply, FailureReason, RegExp]>([

@@ -8,7 +8,8 @@ import { parseVersion } from '../../src/gitlab/version.js';
 import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
 import { compositeIdentity } from '../../src/probes/composite-identity.js';
 import { buildPlan } from '../../src/runner/plan.js';
-import { ADMIN_TOKEN, apiContext, runInEnvironment, json, runInstanceProbe, startFakeGitLab, type FakeReply, type FakeRequest } from '../gitlab/helpers.js';
+import { ADMIN_TOKEN, json, startFakeGitLab, type FakeReply, type FakeRequest } from '../helpers/fake-gitlab.js';
+import { apiContext, runInEnvironment, runInstanceProbe } from '../helpers/instance-probe.js';
 
 /**
  * composite_identity: the Agent Platform's service account from GET /api/v4/service_accounts,

@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/core/errors.js';
+import { expectNoSample, expectSample } from '../helpers/exposition.js';
+import { runOnce, type RunSpec } from '../helpers/network-probe.js';
+import { expectOutcome, expectSocketsClosed, phaseSeconds } from '../helpers/probe-harness.js';
 import { startConnectProxy, type ProxyMode } from '../helpers/proxy.js';
-import { expectNoSample, expectOutcome, expectSample, expectSocketsClosed, phaseSeconds, runOnce, type RunSpec } from '../helpers/run.js';
 import { closedPort, LOOPBACK, openSocketCount, settledSocketCount, startHttpsServer, startMuteTlsServer, startSilentServer } from '../helpers/servers.js';
 import { createCa, createPki, issueLeaf, type TestCert, type TestPki } from '../helpers/tls.js';
 

@@ -1,13 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfigText } from '../../src/config/load.js';
-import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
-import { buildPlan, type PlannedProbe } from '../../src/runner/plan.js';
+import type { PlannedProbe } from '../../src/runner/plan.js';
 import type { ProbeResult } from '../../src/runner/result.js';
-import { runProbe } from '../../src/runner/run-probe.js';
 import { exporterInstanceConfig, startSimulator, type Conditions } from '../../src/simulator/index.js';
-import { silentLogger as silent, simulatorProbeHarness, type Shape } from '../helpers/sim-probe.js';
+import { planProbe, runPlanned } from '../helpers/probe-harness.js';
+import { simulatorProbeHarness, type Shape } from '../helpers/sim-probe.js';
 
 /**
  * duo_chat against the simulator, as `check` runs it (detection, plan, one run): GraphQL for the
@@ -110,9 +107,8 @@ describe('duo_chat against the simulator', () => {
       const { duo_user_token: _t, ...rest } = exporterInstanceConfig(slow, harness.caFile, 'slow');
       writeFileSync(harness.caFile, slow.caPem);
       const instance = { ...rest, duo_user_token: slow.duoUserToken, probes: { duo_chat: { timeout: '1500ms' } } };
-      const built = buildPlan(await parseConfigText(stringify({ instances: [instance] }), 'slow.yaml', { env: {} }), loadCloudflareRanges(), {});
-      const p = built.probes.find((q) => q.probe.name === 'duo_chat')!;
-      const result = await runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silent });
+      const { planned } = await planProbe({ probe: 'duo_chat', instance });
+      const result = await runPlanned(planned);
       expect(result.reason, result.message).toBe('timeout');
       expect(result.message).toMatch(/^the question was echoed but no answer came within [\d.]+s: Sidekiq is not processing the llm queue/);
       expect(result.phases.first_chunk).toBeGreaterThan(0);

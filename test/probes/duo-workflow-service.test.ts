@@ -1,8 +1,10 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/core/errors.js';
+import { expectSample, findSamples } from '../helpers/exposition.js';
+import { runOnce, type RunSpec } from '../helpers/network-probe.js';
+import { expectOutcome, expectSocketsClosed, factValue, phaseSeconds } from '../helpers/probe-harness.js';
 import { startConnectProxy } from '../helpers/proxy.js';
-import { expectOutcome, expectSample, expectSocketsClosed, factValue, findSamples, phaseSeconds, runOnce, type RunSpec } from '../helpers/run.js';
 import {
   closedPort,
   LOOPBACK,

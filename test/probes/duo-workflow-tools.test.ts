@@ -5,7 +5,9 @@ import { resolveEnvironment, type InstanceEnvironment } from '../../src/gitlab/d
 import type { ApplicationSettings } from '../../src/gitlab/rest.js';
 import { parseVersion } from '../../src/gitlab/version.js';
 import { duoWorkflowTools } from '../../src/probes/duo-workflow-tools.js';
-import { apiContext, runInEnvironment, DUO_TOKEN, fact, json, runInstanceProbe, startFakeGitLab, type FakeReply } from '../gitlab/helpers.js';
+import { DUO_TOKEN, json, startFakeGitLab, type FakeReply } from '../helpers/fake-gitlab.js';
+import { apiContext, runInEnvironment, runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact } from '../helpers/probe-harness.js';
 
 /** duo_workflow_tools: Rails → Duo Workflow Service through GET list_tools (facts §6). */
 

@@ -3,9 +3,9 @@ import { renderStatusPage } from '../../src/http/status-page.js';
 import { renderReport } from '../../src/report/render.js';
 import { buildReport } from '../../src/report/report.js';
 import type { Plan } from '../../src/runner/plan.js';
-import { runProbe } from '../../src/runner/run-probe.js';
 import { ResultStore } from '../../src/runner/store.js';
-import { silentLogger, simulatorProbeHarness } from '../helpers/sim-probe.js';
+import { runPlanned } from '../helpers/probe-harness.js';
+import { simulatorProbeHarness } from '../helpers/sim-probe.js';
 
 /**
  * exporter_tokens against the simulator's GitLab, as `check` runs it (detection, plan, one run),
@@ -20,7 +20,7 @@ async function runTokens(): Promise<{ plan: Plan; store: ResultStore }> {
   const plan = await harness.planAll();
   const p = plan.probes.find((x) => x.probe.name === 'exporter_tokens')!;
   const store = new ResultStore();
-  store.record(await runProbe({ probe: p.probe, instance: p.instance, settings: p.settings, net: p.net, logger: silentLogger, environment: p.environment }));
+  store.record(await runPlanned(p));
   return { plan, store };
 }
 

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { Capabilities } from '../../src/gitlab/capabilities.js';
 import { expiryOf } from '../../src/probes/exporter-tokens.js';
 import { findProbe } from '../../src/probes/index.js';
-import { ADMIN_TOKEN, DUO_TOKEN, fact, json, runInEnvironment, runInstanceProbe, samples, startFakeGitLab, type FakeReply, type FakeRequest } from '../gitlab/helpers.js';
+import { ADMIN_TOKEN, DUO_TOKEN, json, startFakeGitLab, type FakeReply, type FakeRequest } from '../helpers/fake-gitlab.js';
+import { runInEnvironment, runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact, samples } from '../helpers/probe-harness.js';
 
 /**
  * exporter_tokens: GET /api/v4/personal_access_tokens/self with each configured token, against a

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { hostOf } from '../../src/probes/health-check.js';
-import { fact, graphqlHandler, json, runInstanceProbe, samples, startFakeGitLab } from '../gitlab/helpers.js';
+import { graphqlHandler, json, startFakeGitLab } from '../helpers/fake-gitlab.js';
+import { runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact, samples } from '../helpers/probe-harness.js';
 
 /** health_check: GitLab's own cloudConnectorStatus (facts §1), exported result by result. */
 

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { FailureReason } from '../../src/core/errors.js';
-import { fact, phase, pki, runInstanceProbe } from '../gitlab/helpers.js';
+import { pki } from '../helpers/fake-gitlab.js';
+import { runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact, phaseSeconds } from '../helpers/probe-harness.js';
 import { LOOPBACK, openSocketCount, settledSocketCount, startHttpsServer, startMuteTlsServer } from '../helpers/servers.js';
 
 /** instance_http2: ALPN must pick h2 and one HTTP/2 request must complete; any status counts. */
@@ -29,7 +31,7 @@ describe('instance_http2', () => {
     expect(server.requests[0]!.headers.authorization).toBeUndefined();
     expect(server.requests[0]!.httpVersion).toBe(alpn === 'h2' ? '2.0' : '1.1');
     if (reason) expect(outcome.result?.message).toMatch(/chose ALPN http\/1.1 when offered h2,http\/1.1/);
-    else expect(await phase(outcome, 'first_byte')).toBeGreaterThan(0);
+    else expect(await phaseSeconds(outcome, 'first_byte')).toBeGreaterThan(0);
     await server.close();
     expect(await settledSocketCount(before)).toBe(before);
   });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { fact, json, runInstanceProbe, samples, startFakeGitLab } from '../gitlab/helpers.js';
+import { json, startFakeGitLab } from '../helpers/fake-gitlab.js';
+import { runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact, samples } from '../helpers/probe-harness.js';
 
 /** instance_settings: GET /api/v4/application/settings (facts §4). */
 

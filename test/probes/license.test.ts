@@ -1,12 +1,12 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/core/errors.js';
 import type { Capabilities } from '../../src/gitlab/capabilities.js';
-import { resolveEnvironment, type DeploymentSetting, type InstanceEnvironment } from '../../src/gitlab/deployment.js';
+import type { DeploymentSetting } from '../../src/gitlab/deployment.js';
 import { parseVersion } from '../../src/gitlab/version.js';
 import { license, licenseTypeLabel } from '../../src/probes/license.js';
-import { runProbe } from '../../src/runner/run-probe.js';
-import { ADMIN_TOKEN, apiContext, fact, graphqlHandler, json, phase, runInstanceProbe, samples, startFakeGitLab } from '../gitlab/helpers.js';
+import { ADMIN_TOKEN, graphqlHandler, json, startFakeGitLab } from '../helpers/fake-gitlab.js';
+import { runInEnvironment, runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact, phaseSeconds, samples } from '../helpers/probe-harness.js';
 
 /** license: GraphQL currentLicense (facts §2), judged against thresholds.license_sync_max_age. */
 
@@ -34,7 +34,7 @@ describe('license', () => {
     expect(await fact(outcome, 'gitlab_duo_license_info', { type: 'online_cloud', plan: 'ultimate' })).toBe(1);
     expect(await fact(outcome, 'gitlab_duo_license_last_sync_timestamp_seconds')).toBe(Date.parse(current.lastSync) / 1000);
     expect(await fact(outcome, 'gitlab_duo_license_expiry_timestamp_seconds')).toBe(Date.parse(current.expiresAt) / 1000);
-    expect(await phase(outcome, 'api')).toBeGreaterThan(0);
+    expect(await phaseSeconds(outcome, 'api')).toBeGreaterThan(0);
   });
 
   it.each<[string, Record<string, unknown>, RegExp]>([
@@ -105,11 +105,7 @@ describe('license', () => {
      */
     async function runAs(currentLicense: unknown, deployment: DeploymentSetting, caps?: Capabilities) {
       const server = await startFakeGitLab(graphqlHandler(() => json(200, { data: { currentLicense } })));
-      const { ctx } = await apiContext({ port: server.port });
-      const instance = { ...ctx.instance, deployment };
-      const environment: InstanceEnvironment = resolveEnvironment(instance, caps);
-      const result = await runProbe({ probe: license, instance, settings: instance.probeSettings.license!, net: ctx.net, logger: pino({ level: 'silent' }), environment });
-      return { result, environment };
+      return runInEnvironment(license, server.port, caps, { deployment });
     }
 
     const OFFLINE = licence({ type: 'offline_cloud', lastSync: null });

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { fact, runInstanceProbe, type InstanceSpec } from '../gitlab/helpers.js';
+import { runInstanceProbe, type InstanceSpec } from '../helpers/instance-probe.js';
+import { fact } from '../helpers/probe-harness.js';
 
 /** proxy_env: Omnibus env folders (one file per variable) of Rails and Workhorse, and the exporter's proxy. */
 

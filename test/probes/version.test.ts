@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, DUO_TOKEN, fact, json, runInstanceProbe, samples, startFakeGitLab } from '../gitlab/helpers.js';
+import { ADMIN_TOKEN, DUO_TOKEN, json, startFakeGitLab } from '../helpers/fake-gitlab.js';
+import { runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact, samples } from '../helpers/probe-harness.js';
 
 /** version: GET /api/v4/metadata against thresholds.min_version (a warning by default). */
 

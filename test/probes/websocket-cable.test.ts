@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { interpretFrame } from '../../src/gitlab/cable.js';
 import type { FailureReason } from '../../src/core/errors.js';
-import { DUO_TOKEN, fact, HOST, json, phase, runInstanceProbe, startFakeGitLab } from '../gitlab/helpers.js';
+import { DUO_TOKEN, HOST, json, startFakeGitLab } from '../helpers/fake-gitlab.js';
+import { runInstanceProbe } from '../helpers/instance-probe.js';
+import { fact, phaseSeconds } from '../helpers/probe-harness.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 import { openSocketCount, settledSocketCount } from '../helpers/servers.js';
 
@@ -86,7 +88,7 @@ describe('websocket_cable', () => {
     expect(seen.authorization).toBe(`Bearer ${DUO_TOKEN}`);
     expect(result.message).not.toContain(DUO_TOKEN);
     if (reason === undefined) {
-      for (const p of ['dns', 'connect', 'tls', 'upgrade', 'welcome']) expect(await phase(outcome, p), p).toBeGreaterThan(0);
+      for (const p of ['dns', 'connect', 'tls', 'upgrade', 'welcome']) expect(await phaseSeconds(outcome, p), p).toBeGreaterThan(0);
     }
     expect(result.durationSeconds).toBeLessThan(1.5);
     await server.close();
@@ -120,7 +122,7 @@ describe('websocket_cable', () => {
     const outcome = await runInstanceProbe('websocket_cable', { port: server.port, proxy: { url: proxy.url } });
     expect(outcome.result?.success, outcome.result?.message).toBe(true);
     expect(proxy.targets()).toEqual([`${HOST}:${server.port}`]);
-    expect(await phase(outcome, 'proxy_connect')).toBeGreaterThan(0);
+    expect(await phaseSeconds(outcome, 'proxy_connect')).toBeGreaterThan(0);
   });
 
   it('is skipped without a GitLab URL', async () => {

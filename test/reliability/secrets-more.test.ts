@@ -14,7 +14,7 @@ import { PROBE_NAMES } from '../../src/probes/index.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import type { LogFormat } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
-import { HOST, json, pki, startFakeGitLab, type FakeReply, type Handler } from '../gitlab/helpers.js';
+import { HOST, json, pki, startFakeGitLab, type FakeReply, type Handler } from '../helpers/fake-gitlab.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 import { closedPort, LOOPBACK } from '../helpers/servers.js';
 import { httpGet } from './lib/daemon.js';
@@ -22,7 +22,7 @@ import { nodes, setAt } from './lib/mutate.js';
 import { realShapes, shapeKeyFor, type Shapes } from './lib/shapes.js';
 
 /**
- * Issue #6, part 5: what test/gitlab/secrets.test.ts does not cover. Tokens reach the exporter
+ * Issue #6, part 5: what test/secrets.test.ts does not cover. Tokens reach the exporter
  * every way they can (inline, token file, `${VAR}`, the proxy URL's password from the config and
  * from HTTPS_PROXY); two hostile GitLabs echo them back, one in 200 answers and one in errors.
  * Scanned for every sentinel: the daemon's logs at debug in logfmt and pretty, /metrics, the

@@ -15,7 +15,7 @@ import { codeSpan, markdownText } from '../../src/text/markdown.js';
 import { buildReport } from '../../src/report/report.js';
 import type { Plan } from '../../src/runner/plan.js';
 import { ResultStore } from '../../src/runner/store.js';
-import { HOST, json, pki, startFakeGitLab, type FakeReply, type FakeRequest } from '../gitlab/helpers.js';
+import { HOST, json, pki, startFakeGitLab, type FakeReply, type FakeRequest } from '../helpers/fake-gitlab.js';
 import { result, testPlan } from './helpers.js';
 import { codeSpanContents, HOSTILE, outsideCodeSpans, tableCells, unsafeAt } from './hostile.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailureReason } from '../../src/core/errors.js';
-import { expectOutcome, factValue, phaseSeconds } from '../helpers/run.js';
+import { expectOutcome, factValue, phaseSeconds } from '../helpers/probe-harness.js';
 import { startApache, type ApacheOptions } from './apache.js';
 import { runThroughProxy, startBackend, type Backend, type ProxyProcess } from './helpers.js';
 import { startNginx, type NginxOptions } from './nginx.js';

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { FailureReason } from '../../src/core/errors.js';
-import { expectOutcome, factValue } from '../helpers/run.js';
+import { expectOutcome, factValue } from '../helpers/probe-harness.js';
 import { runThroughProxy, upgradeThroughProxy, type Backend, type ProxyProcess } from './helpers.js';
 
 /** Workhorse's answer to a GET on /-/cable without the upgrade headers (the simulator's too). */

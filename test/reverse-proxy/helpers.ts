@@ -5,19 +5,10 @@ import { request } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { onTestFinished } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfigText } from '../../src/config/load.js';
-import { createMetrics } from '../../src/metrics/registry.js';
-import { loadCloudflareRanges } from '../../src/net/cloudflare.js';
-import { buildPlan } from '../../src/runner/plan.js';
-import type { ProbeResult } from '../../src/runner/result.js';
-import { runProbe } from '../../src/runner/run-probe.js';
-import { ResultStore } from '../../src/runner/store.js';
 import { SIMULATOR_HOSTS, startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { INSTANCE, type RunOutcome } from '../helpers/run.js';
-import { LOOPBACK, openSocketCount } from '../helpers/servers.js';
+import { caFileIn, runProbeOnce, testDir, type ProbeOutcome } from '../helpers/probe-harness.js';
+import { LOOPBACK } from '../helpers/servers.js';
 import { createCa, issueLeaf, type TestCa, type TestCert } from '../helpers/tls.js';
 
 /**
@@ -176,37 +167,21 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /**
- * Runs one probe as the exporter would (config text → plan → run → metrics) against
- * https://gitlab.duo-sim.test:<proxy port>, pinned to 127.0.0.1, trusting the proxy's CA, with
- * the simulator's Duo user token so the cable is authenticated end to end.
+ * Runs one probe through the probe harness against https://gitlab.duo-sim.test:<proxy port>,
+ * pinned to 127.0.0.1, trusting the proxy's CA, with the simulator's Duo user token so the cable
+ * is authenticated end to end.
  */
-export async function runThroughProxy(probe: InboundProbe, backend: Backend, proxyPort: number): Promise<RunOutcome> {
-  const dir = mkdtempSync(join(tmpdir(), 'gde-rp-exporter-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  const caFile = join(dir, 'ca.pem');
-  writeFileSync(caFile, backend.ca.certPem);
-  const yaml = stringify({
-    instances: [
-      {
-        name: INSTANCE,
-        url: `https://${PUBLIC_HOST}:${proxyPort}`,
-        duo_user_token: backend.sim.duoUserToken,
-        tls: { ca_file: caFile },
-        resolve: { [`${PUBLIC_HOST}:${proxyPort}`]: LOOPBACK },
-        probes: { [probe]: { timeout: PROBE_TIMEOUT } },
-      },
-    ],
-  });
-  const plan = buildPlan(await parseConfigText(yaml, 'reverse-proxy.yaml', { env: {} }), loadCloudflareRanges(), {});
-  const planned = plan.probes.find((p) => p.probe.name === probe);
-  if (!planned) throw new Error(`the plan has no ${probe}`);
-  if (planned.skippedBecause !== undefined) throw new Error(`${probe} is skipped: ${planned.skippedBecause}`);
-  const store = new ResultStore();
-  const metrics = createMetrics({ store, plan: () => plan });
-  const socketsBefore = openSocketCount();
-  const result: ProbeResult = await runProbe({ probe: planned.probe, instance: planned.instance, settings: planned.settings, net: planned.net, logger: pino({ level: 'silent' }) });
-  store.record(result);
-  return { plan, planned, result, store, metrics, registry: metrics.prometheus, socketsBefore, exposition: () => metrics.prometheus.metrics() };
+export async function runThroughProxy(probe: InboundProbe, backend: Backend, proxyPort: number): Promise<ProbeOutcome> {
+  const instance = {
+    url: `https://${PUBLIC_HOST}:${proxyPort}`,
+    duo_user_token: backend.sim.duoUserToken,
+    tls: { ca_file: caFileIn(testDir('gde-rp-exporter-'), backend.ca.certPem) },
+    resolve: { [`${PUBLIC_HOST}:${proxyPort}`]: LOOPBACK },
+    probes: { [probe]: { timeout: PROBE_TIMEOUT } },
+  };
+  const outcome = await runProbeOnce({ probe, instance });
+  if (outcome.result === undefined) throw new Error(`${probe} is skipped: ${outcome.planned.skippedBecause}`);
+  return outcome;
 }
 
 /**

@@ -6,13 +6,13 @@ import { parseConfigText } from '../../../src/config/load.js';
 import { loadCloudflareRanges } from '../../../src/net/cloudflare.js';
 import { PROBE_NAMES } from '../../../src/probes/index.js';
 import { buildPlan, type Plan } from '../../../src/runner/plan.js';
+import { ADMIN_TOKEN, DUO_TOKEN, HOST, pki } from '../../helpers/fake-gitlab.js';
 import { LOOPBACK } from '../../helpers/servers.js';
-import { ADMIN_TOKEN, DUO_TOKEN, HOST, pki } from '../../gitlab/helpers.js';
 
 /**
- * One plan for the fake GitLab of test/gitlab/helpers.ts (gitlab.test on `port`, its CA trusted,
- * both sentinel tokens), built once and reused for many runs: the API fuzz runs hundreds of cases
- * and must not re-plan, re-write the CA or create a metrics registry per case.
+ * One plan for the fake GitLab of test/helpers/fake-gitlab.ts (gitlab.test on `port`, its CA
+ * trusted, both sentinel tokens), built once and reused for many runs: the API fuzz runs hundreds
+ * of cases and must not re-plan, re-write the CA or create a metrics registry per case.
  */
 export async function planFakeGitLab(port: number, timeout = '3s'): Promise<{ plan: Plan; dispose(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'gde-plan-'));

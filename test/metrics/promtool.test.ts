@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runOnce, type RunSpec } from '../helpers/network-probe.js';
 import { startConnectProxy } from '../helpers/proxy.js';
-import { runOnce, type RunSpec } from '../helpers/run.js';
 import { closedPort, LOOPBACK, startGrpcServer, startHttpsServer, type GrpcHealthMode } from '../helpers/servers.js';
 import { createPki, type TestPki } from '../helpers/tls.js';
 

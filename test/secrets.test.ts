@@ -5,11 +5,11 @@ import { Writable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { stringify } from 'yaml';
-import { PROBE_NAMES } from '../../src/probes/index.js';
-import { startApp } from '../../src/app.js';
-import { parseConfigText } from '../../src/config/load.js';
-import { createLogger } from '../../src/log.js';
-import { ADMIN_TOKEN, DUO_TOKEN, HOST, json, pki, startFakeGitLab, type FakeReply, type FakeRequest } from './helpers.js';
+import { PROBE_NAMES } from '../src/probes/index.js';
+import { startApp } from '../src/app.js';
+import { parseConfigText } from '../src/config/load.js';
+import { createLogger } from '../src/log.js';
+import { ADMIN_TOKEN, DUO_TOKEN, HOST, json, pki, startFakeGitLab, type FakeReply, type FakeRequest } from './helpers/fake-gitlab.js';
 
 /**
  * No token ever leaves the exporter except on the wire to GitLab. A hostile GitLab echoes the

@@ -6,7 +6,8 @@ import { onTestFinished } from 'vitest';
 
 /**
  * Hostile files for the file-reading tests (issue #12): FIFOs, and a way to tell whether a load
- * let the event loop turn. Shared by test/config/*.test.ts.
+ * let the event loop turn. Shared by test/core/files.test.ts (src/core/files.ts reads them) and
+ * test/config/tokens.test.ts (a FIFO as a token file).
  */
 
 /**
