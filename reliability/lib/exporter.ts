@@ -71,11 +71,33 @@ export async function startExporter(yaml: string, maxStartJitterMs: number): Pro
   return startApp({ config, configPath: undefined, logger: pino({ level: 'silent' }), env: {}, maxStartJitterMs });
 }
 
-/** Every probe run the store has counted so far. */
-export function totalRuns(app: App): number {
-  let total = 0;
-  for (const [, state] of app.store.entries()) total += state.runs.success + state.runs.failure;
-  return total;
+/**
+ * Every probe run since the counter was made, as a number that only goes up. The store's own
+ * counts can fall: when a re-detection unschedules a probe (a scenario where GitLab is too old,
+ * say) the store drops its state, and the probe starts again from zero when it comes back.
+ */
+export class RunCounter {
+  readonly #app: Pick<App, 'store'>;
+  readonly #seen = new Map<string, number>();
+  #total = 0;
+
+  constructor(app: Pick<App, 'store'>) {
+    this.#app = app;
+  }
+
+  read(): number {
+    const present = new Set<string>();
+    for (const [key, state] of this.#app.store.entries()) {
+      const runs = state.runs.success + state.runs.failure;
+      const before = this.#seen.get(key) ?? 0;
+      // Fewer than last time: the state was dropped and made afresh between two reads.
+      this.#total += runs >= before ? runs - before : runs;
+      this.#seen.set(key, runs);
+      present.add(key);
+    }
+    for (const key of this.#seen.keys()) if (!present.has(key)) this.#seen.delete(key);
+    return this.#total;
+  }
 }
 
 /**

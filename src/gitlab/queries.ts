@@ -13,12 +13,15 @@ const currentLicense = z.object({
   expiresAt: z.string().nullable().optional(),
 });
 export type CurrentLicense = z.output<typeof currentLicense>;
+// Built once: zod compiles an object schema's parser on its first use (new Function), so a schema
+// made per call would be compiled again at every run.
+const currentLicenseData = z.object({ currentLicense: currentLicense.nullable() });
 
 export async function queryCurrentLicense(ctx: ApiContext, credential: Credential): Promise<CurrentLicense | null> {
   const data = await graphqlQuery(
     ctx,
     { document: CURRENT_LICENSE_QUERY, credential, what: 'the current licence' },
-    z.object({ currentLicense: currentLicense.nullable() }),
+    currentLicenseData,
   );
   return data.currentLicense;
 }
@@ -38,13 +41,14 @@ const cloudConnectorStatus = z.object({
   probeResults: z.array(probeResult).nullable(),
 });
 export type CloudConnectorStatus = z.output<typeof cloudConnectorStatus>;
+const cloudConnectorStatusData = z.object({ cloudConnectorStatus: cloudConnectorStatus.nullable() });
 
 /** Null only comes with a GraphQL error, which graphqlQuery has already turned into a failure. */
 export async function queryCloudConnectorStatus(ctx: ApiContext, credential: Credential, withDetails: boolean): Promise<CloudConnectorStatus | null> {
   const data = await graphqlQuery(
     ctx,
     { document: cloudConnectorStatusQuery(withDetails), credential, what: "GitLab's Duo health check (cloudConnectorStatus)" },
-    z.object({ cloudConnectorStatus: cloudConnectorStatus.nullable() }),
+    cloudConnectorStatusData,
   );
   return data.cloudConnectorStatus;
 }
@@ -55,12 +59,13 @@ const serviceAccountUser = z.object({
   compositeIdentityEnforced: z.boolean().nullable(),
 });
 export type ServiceAccountUser = z.output<typeof serviceAccountUser>;
+const serviceAccountUserData = z.object({ user: serviceAccountUser.nullable() });
 
 export async function queryServiceAccountUser(ctx: ApiContext, credential: Credential, username: string): Promise<ServiceAccountUser | null> {
   const data = await graphqlQuery(
     ctx,
     { document: SERVICE_ACCOUNT_QUERY, variables: { username }, credential, what: `user ${username}` },
-    z.object({ user: serviceAccountUser.nullable() }),
+    serviceAccountUserData,
   );
   return data.user;
 }

@@ -115,16 +115,18 @@ export const directAccessResponse = z.looseObject({
 export type DirectAccess = z.output<typeof directAccessResponse>;
 
 const userSummary = z.looseObject({ id: z.number(), username: z.string(), state: z.string() });
+const userPage = z.array(userSummary).max(100);
 export type UserSummary = z.output<typeof userSummary>;
 
 /** `GET /api/v4/users?username=` (admins see every state); at most one user matches. */
 export async function findUser(ctx: ApiContext, credential: Credential, username: string): Promise<UserSummary | undefined> {
   const res = await apiRequest(ctx, { method: 'GET', path: `/api/v4/users?username=${encodeURIComponent(username)}`, credential });
   ensureOk(res);
-  return parseBody(res, z.array(userSummary).max(100), 'a list of users')[0];
+  return parseBody(res, userPage, 'a list of users')[0];
 }
 
 const serviceAccount = z.looseObject({ id: z.number(), username: z.string(), name: z.string() });
+const serviceAccountPage = z.array(serviceAccount).max(100);
 export type ServiceAccountSummary = z.output<typeof serviceAccount>;
 
 /** Pages of service accounts read at most: 1 000 accounts, enough for any instance's onboarding. */
@@ -136,7 +138,7 @@ export async function listServiceAccounts(ctx: ApiContext, credential: Credentia
   for (let page = 1; page <= MAX_SERVICE_ACCOUNT_PAGES; page++) {
     const res = await apiRequest(ctx, { method: 'GET', path: `/api/v4/service_accounts?per_page=100&page=${page}`, credential });
     ensureOk(res, "the service accounts list needs an administrator's token; with Admin Mode on, one with the admin_mode scope");
-    const batch = parseBody(res, z.array(serviceAccount).max(100), 'a list of service accounts');
+    const batch = parseBody(res, serviceAccountPage, 'a list of service accounts');
     accounts.push(...batch);
     if (batch.length < 100) break;
   }
