@@ -3,6 +3,7 @@ import type { LoadPlan, Sample } from './children/load-client.js';
 import { exporterYaml, forkSimulator, LoopDelay, RunCollector, sleep, startExporter } from './lib/exporter.js';
 import { childScript } from './lib/paths.js';
 import { max, ms, quantile } from './lib/stats.js';
+import { PROBE_NAMES } from '../src/probes/index.js';
 import type { ProbeResult } from '../src/runner/result.js';
 
 /**
@@ -88,7 +89,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
     const notOk = load.samples.filter((s) => s.status !== 200).length;
     if (notOk > 0) problems.push(`${notOk} requests under load were not answered 200`);
     const lines = [
-      `setup: ${COPIES} simulated instances × 13 probes every ${SCHEDULE.interval} (timeout ${SCHEDULE.timeout}), start jitter up to ${MAX_START_JITTER_MS} ms; load from a second process: ${options.concurrency} keep-alive connections, back to back, for ${options.seconds} s, alternating /metrics and the status page`,
+      `setup: ${COPIES} simulated instances × ${PROBE_NAMES.length} probes every ${SCHEDULE.interval} (timeout ${SCHEDULE.timeout}), start jitter up to ${MAX_START_JITTER_MS} ms; load from a second process: ${options.concurrency} keep-alive connections, back to back, for ${options.seconds} s, alternating /metrics and the status page`,
       latencyLine('idle (1 client, 10 req/s)', idle.samples, idle.seconds),
       latencyLine(`under load (${options.concurrency} clients)`, load.samples, load.seconds),
       `/metrics p95 by fifth of the load: ${p95s.map((v) => ms(v)).join(' → ')} ms (last/first ${flat.toFixed(2)}×: ${flat < 1.5 ? 'flat' : 'NOT flat'})`,
