@@ -1,14 +1,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { stringify } from 'yaml';
 import { PROBE_NAMES } from '../src/probes/index.js';
-import { startApp } from '../src/app.js';
-import { parseConfigText } from '../src/config/load.js';
-import { createLogger } from '../src/log.js';
+import { startDaemon } from './reliability/lib/daemon.js';
 import { ADMIN_TOKEN, DUO_TOKEN, HOST, json, pki, startFakeGitLab, type FakeReply, type FakeRequest } from './helpers/fake-gitlab.js';
 
 /**
@@ -87,16 +84,7 @@ describe('tokens never leak', () => {
       web: { listen_address: '127.0.0.1:0' },
       log: { level: 'debug' },
     });
-    const config = await parseConfigText(yaml, 'secrets.yaml', { env: {} });
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    const logger = createLogger({ level: 'debug', format: 'json', destination });
-    const app = await startApp({ config, configPath: undefined, logger, env: {}, maxStartJitterMs: 0 });
+    const { app, logs: lines } = await startDaemon(yaml);
     onTestFinished(() => app.stop());
 
     const planned = app.plan().probes.filter((p) => p.skippedBecause === undefined);
